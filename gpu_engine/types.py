@@ -1,0 +1,70 @@
+"""The engine's contract with the rest of the portal: options in, segments out, typed errors."""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Where models come from and how to run them; built from Django settings by the worker."""
+
+    model_sources: dict[str, str]
+    cache_dir: Path
+    device: str = "auto"
+    dtype: str = "fp16"
+    max_segment_s: float = 30.0
+    max_audio_s: float = 6 * 3600.0
+    # Threads for CPU inference; 0 means every core this process may use.
+    cpu_threads: int = 0
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    model: str
+    language: str = "auto"
+    hotwords: tuple[str, ...] = ()
+    itn: bool = True
+
+
+@dataclass(frozen=True)
+class TranscribedSegment:
+    start: float
+    end: float
+    text: str
+
+
+@dataclass(frozen=True)
+class TranscriptResult:
+    language: str
+    segments: list[TranscribedSegment] = field(default_factory=list)
+    duration_s: float = 0.0
+
+    @property
+    def text(self) -> str:
+        return " ".join(s.text for s in self.segments if s.text).strip()
+
+
+# stage is one of: downloading_model, decoding, segmenting, transcribing, finalizing.
+ProgressCallback = Callable[[str, float, str], None]
+CancelCheck = Callable[[], bool]
+
+
+class EngineError(Exception):
+    """A failure whose message is shown to the user as the job's reason."""
+
+
+class AudioDecodeError(EngineError):
+    pass
+
+
+class AudioTooLongError(EngineError):
+    pass
+
+
+class ModelUnavailableError(EngineError):
+    pass
+
+
+class JobCancelled(Exception):
+    """Raised between segments when the user cancelled the job."""

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs and runs the portal on this machine: venv, requirements, .env with a fresh SECRET_KEY,
+# migrations, static files, a first admin, then a Celery worker and the web server (Daphne).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install.sh
+if [ ! -f .env ]; then
+    key=$(.venv/bin/python -c "import secrets; print(secrets.token_urlsafe(50))")
+    sed "s|^SECRET_KEY=.*|SECRET_KEY=$key|" .env.example >.env
+    echo "Wrote .env (edit it to change settings)."
+fi
+set -a; source .env; set +a
+export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/0}
+source scripts/services.sh
+ensure_redis
+mkdir -p "${DATA_DIR:-data}"
+
+.venv/bin/python manage.py migrate --noinput
+.venv/bin/python manage.py collectstatic --noinput -v0
+.venv/bin/python manage.py ensure_admin
+
+# One process, one model: the worker runs jobs in turn and keeps the model loaded.
+.venv/bin/celery -A portal worker --pool=solo --loglevel=INFO -Q "${CELERY_QUEUE:-transcription}" &
+worker=$!
+trap 'kill $worker 2>/dev/null; wait $worker 2>/dev/null' EXIT INT TERM
+echo "Voxa on http://${WEB_HOST:-127.0.0.1}:${WEB_PORT:-8000}/ (Ctrl-C stops web and worker)"
+.venv/bin/daphne -b "${WEB_HOST:-127.0.0.1}" -p "${WEB_PORT:-8000}" portal.asgi:application

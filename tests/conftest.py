@@ -1,0 +1,151 @@
+"""Shared fixtures: standing users, and the real processes (Celery worker, Daphne) for end-to-end tests."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from django.conf import settings
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from tests.factories import UserFactory
+
+REPO = Path(__file__).resolve().parent.parent
+SPEECH_DIR = REPO.parent / "shared" / "data" / "speech"
+TINY_MODEL = "tiny-paraformer"
+WORKER_START_TIMEOUT_S = 120
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fresh_broker() -> None:
+    # Messages left by an interrupted run would name jobs of a database that no longer exists.
+    redis.Redis.from_url(settings.REDIS_URL).flushdb()
+
+
+@pytest.fixture
+def alice(db):
+    return UserFactory(username="alice")
+
+
+@pytest.fixture
+def bob(db):
+    return UserFactory(username="bob")
+
+
+def api_client_for(user) -> APIClient:
+    client = APIClient()
+    token, _ = Token.objects.get_or_create(user=user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+@pytest.fixture
+def alice_api(alice) -> APIClient:
+    return api_client_for(alice)
+
+
+@pytest.fixture
+def bob_api(bob) -> APIClient:
+    return api_client_for(bob)
+
+
+@pytest.fixture(scope="session")
+def tiny_paraformer_dir() -> Path:
+    from tests.tiny_models import build_tiny_paraformer
+
+    return build_tiny_paraformer(Path(settings.MODEL_CACHE_DIR) / TINY_MODEL)
+
+
+@pytest.fixture(scope="session")
+def process_env(django_db_setup, tiny_paraformer_dir) -> dict[str, str]:
+    """Environment for child processes: the test database, the same media and broker."""
+    db = settings.DATABASES["default"]
+    if db["ENGINE"] != "django.db.backends.postgresql":
+        pytest.skip("end-to-end tests need DATABASE_URL to point at PostgreSQL")
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        MEDIA_ROOT=str(settings.MEDIA_ROOT),
+        MODEL_CACHE_DIR=str(settings.MODEL_CACHE_DIR),
+        ASR_ENABLED_MODELS=f"whisper-base,{TINY_MODEL}",
+        ASR_MODEL_SOURCES=f"{TINY_MODEL}={tiny_paraformer_dir}",
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+@pytest.fixture
+def tiny_model_enabled(settings) -> str:
+    settings.ASR_ENABLED_MODELS = ["whisper-base", TINY_MODEL]
+    return TINY_MODEL
+
+
+def _start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        command, cwd=REPO, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT
+    )
+
+
+def _stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture(scope="session")
+def celery_worker(process_env, tmp_path_factory) -> Iterator[str]:
+    """A real worker process, as production runs it: one process, one model, jobs in turn."""
+    from portal.celery import app
+
+    name = f"test-worker-{os.getpid()}@localhost"
+    log = tmp_path_factory.mktemp("worker") / "worker.log"
+    command = [
+        sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool=solo",
+        "--loglevel=INFO", "--without-gossip", "--without-mingle", "-n", name,
+        "-Q", settings.CELERY_TASK_DEFAULT_QUEUE,
+    ]  # fmt: skip
+    process = _start(command, process_env, log)
+    deadline = time.monotonic() + WORKER_START_TIMEOUT_S
+    while not app.control.ping(destination=[name], timeout=1):
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"Celery worker did not start:\n{log.read_text()[-3000:]}")
+    yield name
+    _stop(process)
+    print(f"\n--- worker log tail ---\n{log.read_text()[-2000:]}")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def portal_server(process_env, tmp_path_factory) -> Iterator[str]:
+    """The portal on Daphne (HTTP and websockets), against the test database."""
+    port = _free_port()
+    log = tmp_path_factory.mktemp("daphne") / "daphne.log"
+    command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+               "portal.asgi:application"]  # fmt: skip
+    process = _start(command, process_env, log)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"Daphne did not start:\n{log.read_text()[-3000:]}") from None
+            time.sleep(0.2)
+    yield f"http://127.0.0.1:{port}"
+    _stop(process)

@@ -1,0 +1,96 @@
+"""The whole path through the API with a real Celery worker process and real engines."""
+
+import time
+from pathlib import Path
+
+import pytest
+import srt
+
+from tests.audio_files import speech
+from tests.scoring import corpus_cer, corpus_wer, references
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+JOB_TIMEOUT_S = 600
+
+
+def upload(api, paths: list[Path], **fields) -> list[dict]:
+    handles = [p.open("rb") for p in paths]
+    try:
+        response = api.post("/api/recordings/", {"files": handles, **fields}, format="multipart")
+    finally:
+        for handle in handles:
+            handle.close()
+    assert response.status_code == 201, response.json()
+    return response.json()["jobs"]
+
+
+def wait_for(api, job_ids: list[int]) -> dict[int, dict]:
+    deadline = time.monotonic() + JOB_TIMEOUT_S
+    pending, done = set(job_ids), {}
+    while pending:
+        for job_id in sorted(pending):
+            body = api.get(f"/api/jobs/{job_id}/").json()
+            if body["status"] not in ("queued", "running"):
+                done[job_id] = body
+                pending.discard(job_id)
+        assert time.monotonic() < deadline, f"jobs still running: {pending}"
+        time.sleep(0.5)
+    return done
+
+
+def assert_segments_sane(job: dict) -> None:
+    duration = job["recording"]["duration_s"]
+    segments = job["transcript"]["segments"]
+    assert segments, job
+    starts = [s["start"] for s in segments]
+    assert starts == sorted(starts)
+    for s in segments:
+        assert 0 <= s["start"] <= s["end"] <= duration + 0.05, (s, duration)
+
+
+def test_whisper_transcribes_the_shared_recordings(celery_worker, alice_api, capsys):
+    refs = references()
+    started = time.monotonic()
+    jobs = {}
+    for language in ("en", "zh"):
+        clips = [r for r in refs if r.language == language]
+        for clip, job in zip(clips, upload(alice_api, [r.path for r in clips], language=language),
+                             strict=True):  # fmt: skip
+            jobs[job["id"]] = clip
+    results = wait_for(alice_api, list(jobs))
+    wall = time.monotonic() - started
+
+    for job_id, job in results.items():
+        assert job["status"] == "succeeded", (jobs[job_id].file, job["error"])
+        assert_segments_sane(job)
+        cues = list(srt.parse(alice_api.get(f"/api/jobs/{job_id}/export/?format=srt").content.decode()))
+        assert [c.content for c in cues] == [s["text"] for s in job["transcript"]["segments"]]
+
+    def pairs(language: str) -> list[tuple[str, str]]:
+        return [(jobs[i].text, results[i]["transcript"]["text"])
+                for i in jobs if jobs[i].language == language]  # fmt: skip
+
+    wer, cer = corpus_wer(pairs("en")), corpus_cer(pairs("zh"))
+    audio_s = sum(job["recording"]["duration_s"] for job in results.values())
+    with capsys.disabled():
+        print(
+            f"\n[e2e whisper-base] {len(results)} jobs, {audio_s:.1f} s of audio in {wall:.1f} s "
+            f"(upload to last result, model load included): real-time factor {wall / audio_s:.2f}; "
+            f"English WER {wer:.3f}, Mandarin CER {cer:.3f}"
+        )
+    assert wer <= 0.15
+    assert cer <= 0.25
+
+
+def test_mandarin_comes_out_simplified_unless_traditional_is_chosen(celery_worker, alice_api):
+    clip = speech("zh_funasr_asr_example.wav")
+    simplified = upload(alice_api, [clip], language="zh")[0]["id"]
+    traditional = upload(alice_api, [clip], language="zh-TW")[0]["id"]
+
+    results = wait_for(alice_api, [simplified, traditional])
+
+    simplified_text = results[simplified]["transcript"]["text"]
+    traditional_text = results[traditional]["transcript"]["text"]
+    assert "体验" in simplified_text or "语音" in simplified_text, simplified_text
+    assert "體驗" in traditional_text or "語音" in traditional_text, traditional_text

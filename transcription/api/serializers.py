@@ -1,0 +1,124 @@
+from django.conf import settings
+from django.urls import reverse
+from rest_framework import serializers
+
+from gpu_engine.presets import LANGUAGES
+from transcription.models import Job, JobStatus, Recording, Segment
+
+MAX_HOTWORDS = 200
+MAX_HOTWORD_LENGTH = 100
+
+
+class RecordingSerializer(serializers.ModelSerializer):
+    audio_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Recording
+        fields = [
+            "id",
+            "name",
+            "size_bytes",
+            "container",
+            "codec",
+            "sample_rate",
+            "channels",
+            "duration_s",
+            "created_at",
+            "audio_url",
+        ]
+        read_only_fields = [f for f in fields if f != "name"]
+
+    def get_audio_url(self, recording: Recording) -> str:
+        return reverse("api:recording-audio", args=[recording.pk])
+
+
+class RecordingWithJobSerializer(RecordingSerializer):
+    latest_job = serializers.SerializerMethodField()
+
+    class Meta(RecordingSerializer.Meta):
+        fields = [*RecordingSerializer.Meta.fields, "latest_job"]
+
+    def get_latest_job(self, recording: Recording) -> dict | None:
+        # Ordered latest-first by the prefetch in selectors.recordings_for.
+        jobs = list(recording.jobs.all())
+        return JobSerializer(jobs[0], context=self.context).data if jobs else None
+
+
+class SegmentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Segment
+        fields = ["start", "end", "text"]
+
+
+class JobSerializer(serializers.ModelSerializer):
+    hotwords = serializers.ListField(source="hotword_list", child=serializers.CharField())
+
+    class Meta:
+        model = Job
+        fields = [
+            "id",
+            "status",
+            "stage",
+            "progress",
+            "message",
+            "error",
+            "model",
+            "language",
+            "hotwords",
+            "itn",
+            "attempts",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "recording",
+        ]
+        read_only_fields = fields
+
+    def to_representation(self, job: Job) -> dict:
+        data = super().to_representation(job)
+        data["recording"] = RecordingSerializer(job.recording, context=self.context).data
+        return data
+
+
+class JobDetailSerializer(JobSerializer):
+    transcript = serializers.SerializerMethodField()
+
+    class Meta(JobSerializer.Meta):
+        fields = [*JobSerializer.Meta.fields, "transcript"]
+        read_only_fields = fields
+
+    def get_transcript(self, job: Job) -> dict | None:
+        if job.status != JobStatus.SUCCEEDED:
+            return None
+        return {
+            "text": job.text,
+            "language": job.detected_language,
+            "segments": SegmentSerializer(job.segments.all(), many=True).data,
+        }
+
+
+class UploadOptionsSerializer(serializers.Serializer):
+    language = serializers.ChoiceField(choices=list(LANGUAGES), default="auto")
+    model = serializers.CharField(required=False, max_length=64)
+    hotwords = serializers.CharField(required=False, allow_blank=True, default="", max_length=20_000)
+    itn = serializers.BooleanField(default=True)
+
+    def validate_model(self, model: str) -> str:
+        if model not in settings.ASR_ENABLED_MODELS:
+            enabled = ", ".join(settings.ASR_ENABLED_MODELS)
+            raise serializers.ValidationError(f"'{model}' is not an enabled model ({enabled}).")
+        return model
+
+    def validate_hotwords(self, hotwords: str) -> str:
+        lines = [line.strip() for line in hotwords.splitlines() if line.strip()]
+        if len(lines) > MAX_HOTWORDS:
+            raise serializers.ValidationError(f"At most {MAX_HOTWORDS} hotwords.")
+        for line in lines:
+            # Hotwords are words: a path or URL would be read or fetched by some engines.
+            if len(line) > MAX_HOTWORD_LENGTH or "://" in line or line.startswith(("/", "~", ".")):
+                raise serializers.ValidationError(f"Not a hotword: {line[:40]!r}.")
+        return "\n".join(lines)
+
+    def validate(self, attrs: dict) -> dict:
+        attrs.setdefault("model", settings.ASR_MODEL)
+        return attrs

@@ -1,0 +1,17 @@
+from django.urls import path
+from rest_framework.authtoken.views import obtain_auth_token
+from rest_framework.routers import DefaultRouter
+
+from transcription.api.views import JobViewSet, OptionsView, RecordingViewSet
+
+app_name = "api"
+
+router = DefaultRouter()
+router.register("recordings", RecordingViewSet, basename="recording")
+router.register("jobs", JobViewSet, basename="job")
+
+urlpatterns = [
+    path("token/", obtain_auth_token, name="token"),
+    path("options/", OptionsView.as_view(), name="options"),
+    *router.urls,
+]

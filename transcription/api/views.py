@@ -1,0 +1,126 @@
+from django.conf import settings
+from django.http import HttpResponse
+from django.utils.http import content_disposition_header
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from gpu_engine.presets import LANGUAGES
+from transcription import media, selectors, services
+from transcription.api.serializers import (
+    JobDetailSerializer,
+    JobSerializer,
+    RecordingWithJobSerializer,
+    UploadOptionsSerializer,
+)
+from transcription.exports import FORMATS, export_job
+from transcription.models import JobStatus
+
+
+class RecordingViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    serializer_class = RecordingWithJobSerializer
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self):
+        return selectors.recordings_for(self.request.user)
+
+    def create(self, request: Request) -> Response:
+        files = request.FILES.getlist("files")
+        if not files:
+            raise ValidationError({"files": ["Attach one or more audio files in the field 'files'."]})
+        options = UploadOptionsSerializer(data=request.data)
+        options.is_valid(raise_exception=True)
+        jobs, rejected = services.recordings_create(
+            owner=request.user, files=files, options=services.JobRequest(**options.validated_data)
+        )
+        body = {
+            "jobs": JobSerializer(jobs, many=True, context={"request": request}).data,
+            "rejected": [{"file": r.file, "reason": r.reason} for r in rejected],
+        }
+        if not jobs:
+            body["detail"] = "; ".join(f"{r.file}: {r.reason}" for r in rejected)
+            return Response(body, status=status.HTTP_400_BAD_REQUEST)
+        return Response(body, status=status.HTTP_201_CREATED)
+
+    def perform_update(self, serializer: RecordingWithJobSerializer) -> None:
+        services.recording_rename(
+            recording=serializer.instance, name=serializer.validated_data.get("name", "")
+        )
+
+    def perform_destroy(self, recording) -> None:
+        services.recording_delete(recording=recording)
+
+    @action(detail=True, methods=["get"])
+    def audio(self, request: Request, pk: str) -> HttpResponse:
+        recording = self.get_object()
+        stored = recording.playback_file or recording.file
+        return media.ranged_file_response(
+            request,
+            stored.storage,
+            stored.name,
+            content_type=media.audio_content_type(stored.name, recording.container),
+            filename=recording.name,
+        )
+
+
+class JobViewSet(viewsets.ReadOnlyModelViewSet):
+    def get_queryset(self):
+        return selectors.jobs_for(self.request.user)
+
+    def get_serializer_class(self):
+        return JobSerializer if self.action == "list" else JobDetailSerializer
+
+    @action(detail=True, methods=["get"])
+    def export(self, request: Request, pk: str) -> HttpResponse:
+        job = self.get_object()
+        fmt = request.query_params.get("format", "txt")
+        if fmt not in FORMATS:
+            raise ValidationError({"format": [f"Choose one of: {', '.join(FORMATS)}."]})
+        if job.status != JobStatus.SUCCEEDED:
+            raise ValidationError({"detail": f"The job is {job.status}; no transcript to export."})
+        export = export_job(job, fmt)
+        response = HttpResponse(export.content, content_type=export.content_type)
+        stem = job.recording.name.rsplit(".", 1)[0] or "transcript"
+        response["Content-Disposition"] = content_disposition_header(
+            True, f"{stem}.{export.extension}"
+        )
+        return response
+
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str) -> Response:
+        job = services.job_cancel(job=self.get_object())
+        return Response(JobDetailSerializer(job, context={"request": request}).data)
+
+    @action(detail=True, methods=["post"])
+    def retry(self, request: Request, pk: str) -> Response:
+        job = self.get_object()
+        if job.is_active:
+            raise ValidationError({"detail": "The job is still queued or running."})
+        job = services.job_retry(job=job)
+        return Response(JobDetailSerializer(job, context={"request": request}).data)
+
+
+class OptionsView(APIView):
+    """What an upload may ask for: the enabled models and the language codes."""
+
+    def get(self, request: Request) -> Response:
+        return Response(
+            {
+                "models": settings.ASR_ENABLED_MODELS,
+                "default_model": settings.ASR_MODEL,
+                "languages": [{"code": c, "name": n} for c, n in LANGUAGES.items()],
+                "max_upload_mb": settings.MAX_UPLOAD_MB,
+                "max_audio_hours": settings.MAX_AUDIO_HOURS,
+            }
+        )

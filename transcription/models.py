@@ -1,0 +1,199 @@
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+
+def recording_upload_path(recording: "Recording", filename: str) -> str:
+    # Stored under a server-generated name; the user's file name is kept for display only.
+    return f"recordings/{recording.uuid}/original"
+
+
+class Recording(models.Model):
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="recordings"
+    )
+    name = models.CharField(max_length=255)
+    file = models.FileField(upload_to=recording_upload_path, max_length=255)
+    # A copy the browser can play, made by the worker when the original is not playable there.
+    playback_file = models.FileField(upload_to="playback/", max_length=255, blank=True)
+    size_bytes = models.BigIntegerField()
+    container = models.CharField(max_length=64)
+    codec = models.CharField(max_length=64)
+    sample_rate = models.PositiveIntegerField()
+    channels = models.PositiveSmallIntegerField()
+    # From the container header at upload; replaced by the decoded length once the worker has it.
+    duration_s = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class JobStage(models.TextChoices):
+    QUEUED = "queued"
+    DOWNLOADING_MODEL = "downloading_model"
+    DECODING = "decoding"
+    SEGMENTING = "segmenting"
+    TRANSCRIBING = "transcribing"
+    FINALIZING = "finalizing"
+
+
+ACTIVE_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)
+
+
+class Job(models.Model):
+    """One recognition run over a recording. Status changes only through the methods below."""
+
+    recording = models.ForeignKey(Recording, on_delete=models.CASCADE, related_name="jobs")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jobs")
+    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    stage = models.CharField(max_length=24, choices=JobStage.choices, default=JobStage.QUEUED)
+    progress = models.FloatField(default=0)
+    message = models.CharField(max_length=255, blank=True)
+    error = models.TextField(blank=True)
+
+    model = models.CharField(max_length=64)
+    language = models.CharField(max_length=16, default="auto")
+    hotwords = models.TextField(blank=True)
+    itn = models.BooleanField(default=True)
+
+    attempts = models.PositiveSmallIntegerField(default=0)
+    cancel_requested = models.BooleanField(default=False)
+    worker = models.CharField(max_length=255, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    # The transcript, filled when the job succeeds (segments in Segment).
+    detected_language = models.CharField(max_length=16, blank=True)
+    text = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["owner", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"Job {self.pk} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+    @property
+    def hotword_list(self) -> list[str]:
+        return [line.strip() for line in self.hotwords.splitlines() if line.strip()]
+
+    def claim(self, *, worker: str) -> bool:
+        """Take the job for this worker; False when it is finished or another live worker has it.
+
+        A running job whose heartbeat went stale belonged to a worker that died: a redelivered
+        task takes it over. Every claim counts as an attempt.
+        """
+        now = timezone.now()
+        stale_before = now - timedelta(seconds=settings.JOB_STALE_AFTER_S)
+        claimable = Q(status=JobStatus.QUEUED) | Q(
+            status=JobStatus.RUNNING, heartbeat_at__lt=stale_before
+        )
+        taken = (
+            Job.objects.filter(claimable, pk=self.pk, cancel_requested=False)
+            .update(
+                status=JobStatus.RUNNING,
+                stage=JobStage.DECODING,
+                progress=0,
+                message="",
+                attempts=F("attempts") + 1,
+                worker=worker,
+                heartbeat_at=now,
+                started_at=now,
+            )
+        )
+        self.refresh_from_db()
+        return bool(taken)
+
+    def record_progress(self, *, stage: str, progress: float, message: str = "") -> None:
+        self.stage = stage
+        self.progress = round(max(0.0, min(progress, 100.0)), 1)
+        self.message = message[:255]
+        self.heartbeat_at = timezone.now()
+        self.save(update_fields=["stage", "progress", "message", "heartbeat_at"])
+
+    def mark_succeeded(self, *, language: str, text: str) -> None:
+        self._finish(JobStatus.SUCCEEDED, detected_language=language, text=text, progress=100)
+
+    def mark_failed(self, *, reason: str) -> None:
+        self._finish(JobStatus.FAILED, error=reason)
+
+    def mark_cancelled(self) -> None:
+        self._finish(JobStatus.CANCELLED)
+
+    def _finish(self, status: str, **fields: object) -> None:
+        self.status = status
+        self.finished_at = timezone.now()
+        self.message = ""
+        for name, value in fields.items():
+            setattr(self, name, value)
+        self.save()
+
+    def request_cancel(self) -> None:
+        """A queued job ends at once; a running one stops at its next segment."""
+        if self.status == JobStatus.QUEUED:
+            self.cancel_requested = True
+            self.mark_cancelled()
+        elif self.status == JobStatus.RUNNING:
+            self.cancel_requested = True
+            self.save(update_fields=["cancel_requested"])
+
+    def cancel_was_requested(self) -> bool:
+        return Job.objects.filter(pk=self.pk, cancel_requested=True).exists()
+
+    def reset_for_retry(self) -> None:
+        self.segments.all().delete()
+        self.status = JobStatus.QUEUED
+        self.stage = JobStage.QUEUED
+        self.progress = 0
+        self.message = ""
+        self.error = ""
+        self.attempts = 0
+        self.cancel_requested = False
+        self.worker = ""
+        self.heartbeat_at = None
+        self.started_at = None
+        self.finished_at = None
+        self.detected_language = ""
+        self.text = ""
+        self.save()
+
+
+class Segment(models.Model):
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="segments")
+    index = models.PositiveIntegerField()
+    start = models.FloatField()
+    end = models.FloatField()
+    text = models.TextField()
+
+    class Meta:
+        ordering = ["job", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "index"], name="unique_segment_per_job"),
+            models.CheckConstraint(condition=Q(end__gte=F("start")), name="segment_end_after_start"),
+        ]
+
+    def __str__(self) -> str:
+        return f"[{self.start:.2f}-{self.end:.2f}] {self.text}"

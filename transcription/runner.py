@@ -1,0 +1,125 @@
+"""Runs one job on this worker: claim it, hand the audio to gpu_engine, store what comes back."""
+
+import logging
+import time
+from pathlib import Path
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+
+from gpu_engine.types import EngineConfig, EngineError, JobCancelled, JobOptions
+from transcription import progress, services
+from transcription.models import Job, JobStage
+
+logger = logging.getLogger(__name__)
+
+
+def engine_config() -> EngineConfig:
+    return EngineConfig(
+        model_sources=dict(settings.ASR_MODEL_SOURCES),
+        cache_dir=Path(settings.MODEL_CACHE_DIR),
+        device=settings.ASR_DEVICE,
+        dtype=settings.ASR_DTYPE,
+        max_segment_s=settings.MAX_SEGMENT_S,
+        max_audio_s=settings.MAX_AUDIO_HOURS * 3600,
+    )
+
+
+class JobReporter:
+    """Writes progress at most about once a second per job (and on every stage change), and
+    answers whether the user cancelled, reading the database no more often."""
+
+    def __init__(self, job: Job) -> None:
+        self.job = job
+        self.last_write = 0.0
+        self.last_cancel_check = 0.0
+        self.cancelled = False
+
+    def __call__(self, stage: str, percent: float, message: str = "") -> None:
+        now = time.monotonic()
+        if stage == self.job.stage and now - self.last_write < settings.PROGRESS_MIN_INTERVAL_S:
+            return
+        self.last_write = now
+        self.job.record_progress(stage=stage, progress=percent, message=message)
+        progress.publish(self.job)
+
+    def should_cancel(self) -> bool:
+        now = time.monotonic()
+        if not self.cancelled and now - self.last_cancel_check >= settings.PROGRESS_MIN_INTERVAL_S:
+            self.last_cancel_check = now
+            self.cancelled = self.job.cancel_was_requested()
+        return self.cancelled
+
+
+def run_job(job_id: int, *, worker: str) -> None:
+    job = Job.objects.select_related("recording").filter(pk=job_id).first()
+    if job is None:
+        logger.info("Job %s no longer exists; nothing to do", job_id)
+        return
+    if not job.claim(worker=worker):
+        logger.info("Job %s is %s or held by a live worker; skipping", job_id, job.status)
+        return
+    if job.attempts > settings.JOB_MAX_ATTEMPTS:
+        job.mark_failed(
+            reason=f"The worker stopped {job.attempts - 1} times while processing this job "
+            "(crash or out of memory); giving up."
+        )
+        progress.publish(job)
+        return
+    progress.publish(job)
+    _transcribe(job)
+    progress.publish(job)
+
+
+def _transcribe(job: Job) -> None:
+    from gpu_engine.audio import make_playback_copy
+    from gpu_engine.pipeline import transcribe_file
+
+    recording = job.recording
+    reporter = JobReporter(job)
+    options = JobOptions(
+        model=job.model, language=job.language, hotwords=tuple(job.hotword_list), itn=job.itn
+    )
+    try:
+        _ensure_playback_copy(recording, make_playback_copy)
+        result = transcribe_file(
+            Path(recording.file.path),
+            options,
+            engine_config(),
+            on_progress=reporter,
+            should_cancel=reporter.should_cancel,
+        )
+        reporter(JobStage.FINALIZING, 100.0)
+        recording.duration_s = result.duration_s
+        recording.save(update_fields=["duration_s"])
+        services.job_store_transcript(
+            job=job,
+            language=result.language,
+            text=result.text,
+            segments=[(s.start, s.end, s.text) for s in result.segments],
+        )
+    except JobCancelled:
+        job.mark_cancelled()
+    except EngineError as error:
+        job.mark_failed(reason=str(error))
+    except SoftTimeLimitExceeded:
+        job.mark_failed(reason="The job took longer than the time limit and was stopped.")
+    except Exception as error:
+        logger.exception("Job %s failed unexpectedly", job.pk)
+        job.mark_failed(reason=f"Unexpected error while transcribing: {error}")
+
+
+def _ensure_playback_copy(recording, make_playback_copy) -> None:
+    if recording.playback_file:
+        return
+    target = Path(settings.MEDIA_ROOT) / "playback" / f"{recording.uuid}.audio"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        made = make_playback_copy(Path(recording.file.path), target)
+    except Exception:
+        # The player falls back to the original; recognition does not depend on this copy.
+        logger.warning("No playback copy for recording %s", recording.pk, exc_info=True)
+        return
+    if made:
+        recording.playback_file.name = str(target.relative_to(settings.MEDIA_ROOT))
+        recording.save(update_fields=["playback_file"])

@@ -1,0 +1,150 @@
+"""Writes: storing uploads, creating and steering jobs, saving results."""
+
+import logging
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.files import File
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+
+from transcription import progress
+from transcription.models import Job, JobStatus, Recording, Segment
+from transcription.probe import RejectedUpload, probe_audio
+
+logger = logging.getLogger(__name__)
+
+MAX_NAME_LENGTH = 200
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    model: str
+    language: str = "auto"
+    hotwords: str = ""
+    itn: bool = True
+
+
+@dataclass(frozen=True)
+class Rejection:
+    file: str
+    reason: str
+
+
+def display_name(filename: str) -> str:
+    """The user's file name made safe to show: no path, no control or bidi characters."""
+    name = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(c for c in name if unicodedata.category(c) not in {"Cc", "Cf"}).strip()
+    return name[:MAX_NAME_LENGTH] or "recording"
+
+
+def recordings_create(
+    *, owner: AbstractBaseUser, files: Iterable[UploadedFile], options: JobRequest
+) -> tuple[list[Job], list[Rejection]]:
+    """Store each acceptable file with a queued job; reject the others by name with a reason."""
+    jobs, rejected = [], []
+    for upload in files:
+        name = display_name(upload.name or "")
+        try:
+            jobs.append(_recording_create(owner=owner, upload=upload, name=name, options=options))
+        except RejectedUpload as rejection:
+            rejected.append(Rejection(file=name, reason=str(rejection)))
+        finally:
+            upload.close()
+    return jobs, rejected
+
+
+def _recording_create(
+    *, owner: AbstractBaseUser, upload: UploadedFile, name: str, options: JobRequest
+) -> Job:
+    if getattr(upload, "oversized", False):
+        raise RejectedUpload(f"the file is larger than the {settings.MAX_UPLOAD_MB} MB limit")
+    info = probe_audio(
+        Path(upload.temporary_file_path()), max_seconds=settings.MAX_AUDIO_HOURS * 3600
+    )
+    recording = Recording(
+        owner=owner,
+        name=name,
+        size_bytes=upload.size,
+        container=info.container,
+        codec=info.codec,
+        sample_rate=info.sample_rate,
+        channels=info.channels,
+        duration_s=info.duration_s,
+    )
+    try:
+        with transaction.atomic():
+            recording.file.save("original", File(upload), save=False)
+            recording.save()
+            job = Job.objects.create(
+                recording=recording,
+                owner=owner,
+                model=options.model,
+                language=options.language,
+                hotwords=options.hotwords,
+                itn=options.itn,
+            )
+            _enqueue_on_commit(job)
+    except Exception:
+        # Nothing half-written stays behind: the stored copy goes with the failed rows.
+        recording.file.delete(save=False)
+        raise
+    return job
+
+
+def _enqueue_on_commit(job: Job) -> None:
+    from transcription.tasks import transcribe_job
+
+    transaction.on_commit(lambda: transcribe_job.delay(job.pk))
+
+
+def recording_rename(*, recording: Recording, name: str) -> Recording:
+    recording.name = display_name(name)
+    recording.save(update_fields=["name"])
+    return recording
+
+
+def recording_delete(*, recording: Recording) -> None:
+    """Delete the recording, its jobs and its stored audio; running jobs are told to stop."""
+    for job in recording.jobs.filter(status__in=[JobStatus.QUEUED, JobStatus.RUNNING]):
+        job.request_cancel()
+    files = [f for f in (recording.file, recording.playback_file) if f]
+    recording.delete()
+    for stored in files:
+        stored.storage.delete(stored.name)
+    folder = Path(settings.MEDIA_ROOT) / "recordings" / str(recording.uuid)
+    if folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
+
+
+def job_cancel(*, job: Job) -> Job:
+    job.request_cancel()
+    progress.publish(job)
+    return job
+
+
+def job_retry(*, job: Job) -> Job:
+    if job.is_active:
+        raise ValueError("the job is still queued or running")
+    with transaction.atomic():
+        job.reset_for_retry()
+        _enqueue_on_commit(job)
+    progress.publish(job)
+    return job
+
+
+@transaction.atomic
+def job_store_transcript(
+    *, job: Job, language: str, text: str, segments: list[tuple[float, float, str]]
+) -> None:
+    """Replace any partial result of an earlier attempt, then mark the job succeeded."""
+    job.segments.all().delete()
+    Segment.objects.bulk_create(
+        Segment(job=job, index=i, start=start, end=end, text=segment_text)
+        for i, (start, end, segment_text) in enumerate(segments)
+    )
+    job.mark_succeeded(language=language, text=text)
