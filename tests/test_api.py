@@ -148,7 +148,30 @@ def test_subtitle_text_cannot_break_cues(alice):
 
     cues = list(srt.parse(export_content(job, "srt")))
 
-    assert [c.content for c in cues] == ["a -> b", "line\nbreak"]
+    assert [c.content for c in cues] == ["a -> b", "line break"]
+
+
+def test_subtitle_cues_split_at_sentences_within_seven_seconds_and_42_characters(alice):
+    long_english = (
+        "It was the first great sorrow of his life. It was not so much the loss of the cotton "
+        "itself, but the fantasy, the hopes, the dreams built around it."
+    )
+    long_mandarin = "欢迎大家来体验达摩院推出的语音识别模型。" * 4
+    job = SucceededJobFactory(recording__owner=alice, segments=[long_english, long_mandarin])
+    job.segments.filter(index=0).update(start=0, end=20)
+    job.segments.filter(index=1).update(start=20, end=45)
+
+    cues = list(srt.parse(export_content(job, "srt")))
+
+    assert cues[0].content == "It was the first great sorrow of his life."
+    for cue in cues:
+        assert (cue.end - cue.start).total_seconds() <= 7.0 + 1e-6
+        assert all(len(line) <= 42 for line in cue.content.splitlines())
+    starts = [c.start for c in cues]
+    assert starts == sorted(starts)
+    assert "".join(c.content.replace("\n", " ") for c in cues).replace(" ", "") == (
+        long_english + long_mandarin
+    ).replace(" ", "")
 
 
 def export_content(job: Job, fmt: str) -> str:

@@ -3,6 +3,9 @@
 import csv
 import io
 import json
+import math
+import re
+import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -15,6 +18,11 @@ from transcription.models import Job, Segment
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\0")
 # Cues shorter than this are stretched so a player shows them at all.
 MIN_CUE_S = 0.2
+# Subtitle conventions: at most about 7 s on screen and 42 characters a line, two lines a cue.
+MAX_CUE_S = 7.0
+MAX_LINE_CHARS = 42
+SENTENCE_END = re.compile(r"(?<=[.!?。！？；;…])\s*")
+BREAK_AFTER = re.compile(r"(?<=[,，、:：\s])")
 
 
 @dataclass(frozen=True)
@@ -75,24 +83,74 @@ def as_vtt(job: Job, segments: Sequence[Segment]) -> str:
 
 
 def subtitle_cues(segments: Sequence[Segment]) -> list[Cue]:
-    """Cues whose text cannot break the file and whose times never go backwards."""
+    """Readable cues: split at sentence ends, at most MAX_CUE_S long and two lines of
+    MAX_LINE_CHARS; text that cannot break the file; times that never go backwards."""
     cues: list[Cue] = []
     previous_start = 0.0
-    for s in segments:
-        text = _cue_text(s.text)
-        if not text:
-            continue
-        start = max(s.start, previous_start)
-        end = max(s.end, start + MIN_CUE_S)
-        cues.append(Cue(start, end, text))
-        previous_start = start
+    for segment in segments:
+        for start, end, text in _split_segment(segment.start, segment.end, _cue_text(segment.text)):
+            start = max(start, previous_start)
+            cues.append(Cue(start, max(end, start + MIN_CUE_S), _wrap(text)))
+            previous_start = start
     return cues
+
+
+def _split_segment(start: float, end: float, text: str) -> list[tuple[float, float, str]]:
+    pieces = []
+    for sentence in (s for s in SENTENCE_END.split(text) if s.strip()):
+        pieces.extend(_pack(sentence.strip(), MAX_LINE_CHARS * 2))
+    # Without word times, a piece's share of the segment follows its share of the characters;
+    # pieces over MAX_CUE_S are packed again, smaller.
+    timed = _allot(start, end, pieces)
+    result = []
+    for piece_start, piece_end, piece in timed:
+        parts = math.ceil((piece_end - piece_start) / MAX_CUE_S)
+        if parts > 1 and len(piece) > 1:
+            smaller = _pack(piece, max(1, math.ceil(len(piece) / parts)))
+            result.extend(_allot(piece_start, piece_end, smaller))
+        else:
+            result.append((piece_start, piece_end, piece))
+    return result
+
+
+def _pack(text: str, limit: int) -> list[str]:
+    """Greedy packing of clause- or word-sized tokens into pieces of at most `limit` characters."""
+    tokens = []
+    for token in BREAK_AFTER.split(text):
+        tokens.extend(token[i : i + limit] for i in range(0, len(token), limit))
+    pieces, current = [], ""
+    for token in tokens:
+        if current and len(current) + len(token.rstrip()) > limit:
+            pieces.append(current.strip())
+            current = ""
+        current += token
+    if current.strip():
+        pieces.append(current.strip())
+    return pieces
+
+
+def _allot(start: float, end: float, pieces: list[str]) -> list[tuple[float, float, str]]:
+    total = sum(len(p) for p in pieces) or 1
+    timed, cursor = [], start
+    for piece in pieces:
+        piece_end = cursor + (end - start) * len(piece) / total
+        timed.append((cursor, piece_end, piece))
+        cursor = piece_end
+    return timed
+
+
+def _wrap(text: str) -> str:
+    return "\n".join(
+        wrapped
+        for line in text.splitlines()
+        for wrapped in textwrap.wrap(line, MAX_LINE_CHARS, break_on_hyphens=False)
+    )
 
 
 def _cue_text(text: str) -> str:
     # A blank line ends a cue and "-->" starts a timing line: neither may appear in text.
     lines = (line.strip() for line in text.replace("-->", "->").splitlines())
-    return "\n".join(line for line in lines if line)
+    return " ".join(line for line in lines if line)
 
 
 def _vtt_time(seconds: float) -> str:

@@ -1,0 +1,78 @@
+"""The job's state machine: claiming counts attempts, a dead worker's job is taken over, never doubled."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from tests.factories import JobFactory
+from transcription import runner, services
+from transcription.models import Job, JobStatus, Segment
+
+pytestmark = pytest.mark.django_db
+
+
+def test_claim_takes_a_queued_job_once():
+    job = JobFactory()
+
+    assert job.claim(worker="w1")
+    assert (job.status, job.attempts, job.worker) == (JobStatus.RUNNING, 1, "w1")
+    assert not Job.objects.get(pk=job.pk).claim(worker="w2")
+
+
+def test_a_running_job_with_a_stale_heartbeat_is_taken_over(settings):
+    job = JobFactory()
+    job.claim(worker="dead")
+    Job.objects.filter(pk=job.pk).update(
+        heartbeat_at=timezone.now() - timedelta(seconds=settings.JOB_STALE_AFTER_S + 1)
+    )
+
+    assert job.claim(worker="alive")
+    assert (job.worker, job.attempts) == ("alive", 2)
+
+
+def test_finished_and_cancelled_jobs_are_never_claimed():
+    for status in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED):
+        assert not JobFactory(status=status).claim(worker="w")
+
+
+def test_job_past_max_attempts_fails_with_its_reason(settings):
+    settings.JOB_MAX_ATTEMPTS = 2
+    job = JobFactory(attempts=2)
+
+    runner.run_job(job.pk, worker="w")
+
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED
+    assert "stopped 2 times" in job.error
+
+
+def test_missing_job_ends_quietly():
+    runner.run_job(987654, worker="w")
+
+
+def test_storing_a_transcript_replaces_an_earlier_attempts_segments():
+    job = JobFactory()
+    job.claim(worker="w")
+    services.job_store_transcript(job=job, language="en", text="a", segments=[(0, 1, "a")])
+    services.job_store_transcript(
+        job=job, language="en", text="b c", segments=[(0, 1, "b"), (1, 2, "c")]
+    )
+
+    assert list(Segment.objects.filter(job=job).values_list("index", "text")) == [(0, "b"), (1, "c")]
+    assert (job.status, job.text, job.progress) == (JobStatus.SUCCEEDED, "b c", 100)
+
+
+def test_progress_is_written_at_most_once_a_second_per_stage(settings):
+    settings.PROGRESS_MIN_INTERVAL_S = 60
+    job = JobFactory()
+    job.claim(worker="w")
+    reporter = runner.JobReporter(job)
+
+    reporter("transcribing", 10.0)
+    reporter("transcribing", 20.0)  # too soon: not written
+    stored_after_burst = Job.objects.get(pk=job.pk).progress
+    reporter("finalizing", 100.0)  # a new stage is always written
+
+    assert stored_after_burst == 10.0
+    assert Job.objects.get(pk=job.pk).stage == "finalizing"
