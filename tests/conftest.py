@@ -1,4 +1,5 @@
-"""Shared fixtures: standing users, and the real processes (Celery worker, Daphne) for end-to-end tests."""
+"""Shared fixtures: standing users, and the real processes (Celery worker, Daphne) for
+end-to-end tests."""
 
 import os
 import socket
@@ -11,14 +12,16 @@ from pathlib import Path
 import pytest
 import redis
 from django.conf import settings
+from django.core.management import call_command
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from tests.factories import UserFactory
 
 REPO = Path(__file__).resolve().parent.parent
-SPEECH_DIR = REPO.parent / "shared" / "data" / "speech"
 TINY_MODEL = "tiny-paraformer"
+# A preset whose weights are missing: jobs on it must fail with a reason, the worker must go on.
+BROKEN_MODEL = "broken-model"
 WORKER_START_TIMEOUT_S = 120
 
 
@@ -73,8 +76,10 @@ def process_env(django_db_setup, tiny_paraformer_dir) -> dict[str, str]:
         DATABASE_URL=f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         MEDIA_ROOT=str(settings.MEDIA_ROOT),
         MODEL_CACHE_DIR=str(settings.MODEL_CACHE_DIR),
-        ASR_ENABLED_MODELS=f"whisper-base,{TINY_MODEL}",
-        ASR_MODEL_SOURCES=f"{TINY_MODEL}={tiny_paraformer_dir}",
+        ASR_ENABLED_MODELS=f"whisper-base,{TINY_MODEL},{BROKEN_MODEL}",
+        ASR_MODEL_SOURCES=(
+            f"{TINY_MODEL}={tiny_paraformer_dir},{BROKEN_MODEL}={REPO / 'no-such-dir'}"
+        ),
         ALLOWED_HOSTS="127.0.0.1,localhost",
         PYTHONUNBUFFERED="1",
     )
@@ -83,7 +88,7 @@ def process_env(django_db_setup, tiny_paraformer_dir) -> dict[str, str]:
 
 @pytest.fixture
 def tiny_model_enabled(settings) -> str:
-    settings.ASR_ENABLED_MODELS = ["whisper-base", TINY_MODEL]
+    settings.ASR_ENABLED_MODELS = ["whisper-base", TINY_MODEL, BROKEN_MODEL]
     return TINY_MODEL
 
 
@@ -133,6 +138,8 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def portal_server(process_env, tmp_path_factory) -> Iterator[str]:
     """The portal on Daphne (HTTP and websockets), against the test database."""
+    # DEBUG is off: WhiteNoise serves what collectstatic put in STATIC_ROOT when Daphne starts.
+    call_command("collectstatic", "--noinput", verbosity=0)
     port = _free_port()
     log = tmp_path_factory.mktemp("daphne") / "daphne.log"
     command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),

@@ -1,4 +1,5 @@
-"""Corpus-level error rates, scored as ../shared/CLARIFICATIONS.md says: both sides normalised alike."""
+"""Corpus-level error rates, scored as ../shared/CLARIFICATIONS.md says: both sides normalised
+alike."""
 
 import csv
 import re
@@ -11,7 +12,7 @@ import zhconv
 
 from tests.audio_files import SPEECH_DIR
 
-DIGIT_WORDS = "zero one two three four five six seven eight nine".split()
+DIGIT_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 
 
 @dataclass(frozen=True)

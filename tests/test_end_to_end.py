@@ -64,7 +64,9 @@ def test_whisper_transcribes_the_shared_recordings(celery_worker, alice_api, cap
     for job_id, job in results.items():
         assert job["status"] == "succeeded", (jobs[job_id].file, job["error"])
         assert_segments_sane(job)
-        cues = list(srt.parse(alice_api.get(f"/api/jobs/{job_id}/export/?format=srt").content.decode()))
+        cues = list(
+            srt.parse(alice_api.get(f"/api/jobs/{job_id}/export/?format=srt").content.decode())
+        )
         assert "".join("".join(c.content.split()) for c in cues) == "".join(
             job["transcript"]["text"].split()
         )
@@ -96,3 +98,43 @@ def test_mandarin_comes_out_simplified_unless_traditional_is_chosen(celery_worke
     traditional_text = results[traditional]["transcript"]["text"]
     assert "体验" in simplified_text or "语音" in simplified_text, simplified_text
     assert "體驗" in traditional_text or "語音" in traditional_text, traditional_text
+
+
+def test_funasr_backend_follows_the_speech_detector(
+    celery_worker, alice_api, tiny_model_enabled, settings
+):
+    from gpu_engine.audio import decode_audio
+    from gpu_engine.pipeline import MIN_SEGMENT_S
+    from gpu_engine.vad import detect_speech, plan_segments
+
+    path = speech("long_pauses_70s.wav")
+    job_id = upload(alice_api, [path], model=tiny_model_enabled)[0]["id"]
+    job = wait_for(alice_api, [job_id])[job_id]
+
+    assert job["status"] == "succeeded", job["error"]
+    assert job["model"] == tiny_model_enabled
+    assert_segments_sane(job)
+    spans = detect_speech(decode_audio(path, max_seconds=3600))
+    assert len(spans) == 12  # FSMN-VAD with max_end_silence_time=800 on this file
+    expected = plan_segments(
+        spans, max_segment_s=settings.MAX_SEGMENT_S, min_segment_s=MIN_SEGMENT_S
+    )
+    segments = [(s["start"], s["end"]) for s in job["transcript"]["segments"]]
+    assert segments == [pytest.approx(span, abs=0.002) for span in expected]
+    assert all(s["text"] for s in job["transcript"]["segments"])
+
+
+def test_unavailable_model_fails_the_job_and_the_worker_goes_on(
+    celery_worker, alice_api, tiny_model_enabled
+):
+    from tests.conftest import BROKEN_MODEL
+
+    clip = speech("en_speechrecognition_english.wav")
+    broken = upload(alice_api, [clip], model=BROKEN_MODEL)[0]["id"]
+    healthy = upload(alice_api, [clip], language="en")[0]["id"]
+
+    results = wait_for(alice_api, [broken, healthy])
+
+    assert results[broken]["status"] == "failed"
+    assert BROKEN_MODEL in results[broken]["error"]
+    assert results[healthy]["status"] == "succeeded"

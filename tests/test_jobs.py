@@ -1,4 +1,5 @@
-"""The job's state machine: claiming counts attempts, a dead worker's job is taken over, never doubled."""
+"""The job's state machine: claiming counts attempts, a dead worker's job is taken over, never
+doubled."""
 
 from datetime import timedelta
 
@@ -59,7 +60,10 @@ def test_storing_a_transcript_replaces_an_earlier_attempts_segments():
         job=job, language="en", text="b c", segments=[(0, 1, "b"), (1, 2, "c")]
     )
 
-    assert list(Segment.objects.filter(job=job).values_list("index", "text")) == [(0, "b"), (1, "c")]
+    assert list(Segment.objects.filter(job=job).values_list("index", "text")) == [
+        (0, "b"),
+        (1, "c"),
+    ]
     assert (job.status, job.text, job.progress) == (JobStatus.SUCCEEDED, "b c", 100)
 
 

@@ -1,11 +1,12 @@
-"""Uploading through the API: every format accepted, every bad file rejected by name, nothing left behind."""
+"""Uploading through the API: every format accepted, every bad file rejected by name, nothing
+left behind."""
 
 from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from tests.audio_files import FORMATS, convert, encode, read_mono, speech
+from tests.audio_files import FORMATS, convert, speech
 from transcription.models import Job, JobStatus, Recording
 
 CLIP = speech("en_librispeech_1995-1837-0001.wav")
@@ -51,8 +52,7 @@ def test_each_supported_format_is_accepted(alice_api, tmp_path, extension):
 
 
 def test_stereo_upload_is_accepted_and_described(alice_api, tmp_path):
-    mono = read_mono(CLIP)
-    stereo = encode(__import__("numpy").stack([mono, mono // 2]), tmp_path / "s.wav", layout="stereo")
+    stereo = convert(CLIP, tmp_path / "s.wav", channels=2)
 
     response = upload(alice_api, stereo)
 
@@ -61,9 +61,7 @@ def test_stereo_upload_is_accepted_and_described(alice_api, tmp_path):
 
 
 def test_job_options_are_stored(alice_api, tmp_path):
-    response = upload(
-        alice_api, CLIP, language="zh", hotwords="达摩院\n\n  FunASR  ", itn="false"
-    )
+    response = upload(alice_api, CLIP, language="zh", hotwords="达摩院\n\n  FunASR  ", itn="false")
 
     job = Job.objects.get(pk=response.json()["jobs"][0]["id"])
     assert (job.language, job.hotword_list, job.itn, job.model) == (
@@ -107,9 +105,11 @@ def test_bad_upload_is_rejected_with_its_reason(alice_api, tmp_path, isolated_st
     assert stored_files(isolated_storage / "uploads") == []
 
 
-def test_oversized_upload_is_rejected_while_streaming(alice_api, settings, tmp_path, isolated_storage):
+def test_oversized_upload_is_rejected_while_streaming(
+    alice_api, settings, tmp_path, isolated_storage
+):
     settings.MAX_UPLOAD_MB = 1
-    big = encode(read_mono(CLIP).repeat(5), tmp_path / "big.wav")  # ~1.4 MB
+    big = convert(CLIP, tmp_path / "big.wav", repeat=5)  # ~1.4 MB
     assert big.stat().st_size > 1024 * 1024
 
     response = upload(alice_api, big)

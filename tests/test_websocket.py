@@ -1,4 +1,5 @@
-"""Live progress over /ws/jobs/: the owner hears every stage up to the end, nobody else hears anything."""
+"""Live progress over /ws/jobs/: the owner hears every stage up to the end, nobody else hears
+anything."""
 
 import asyncio
 
@@ -39,7 +40,7 @@ def test_anonymous_socket_is_refused():
 
 
 def test_foreign_origin_is_refused(alice):
-    headers = [(b"origin", b"http://evil.example")] + session_headers(alice)[1:]
+    headers = [(b"origin", b"http://evil.example"), *session_headers(alice)[1:]]
 
     async def attempt():
         communicator = connect(headers)

@@ -1,4 +1,5 @@
-"""Serving stored audio with HTTP Range, so the player can seek (FileResponse does not answer Range)."""
+"""Serving stored audio with HTTP Range, so the player can seek (FileResponse does not answer
+Range)."""
 
 import mimetypes
 import re

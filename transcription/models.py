@@ -61,7 +61,9 @@ class Job(models.Model):
     """One recognition run over a recording. Status changes only through the methods below."""
 
     recording = models.ForeignKey(Recording, on_delete=models.CASCADE, related_name="jobs")
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jobs")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jobs"
+    )
     status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
     stage = models.CharField(max_length=24, choices=JobStage.choices, default=JobStage.QUEUED)
     progress = models.FloatField(default=0)
@@ -111,18 +113,15 @@ class Job(models.Model):
         claimable = Q(status=JobStatus.QUEUED) | Q(
             status=JobStatus.RUNNING, heartbeat_at__lt=stale_before
         )
-        taken = (
-            Job.objects.filter(claimable, pk=self.pk, cancel_requested=False)
-            .update(
-                status=JobStatus.RUNNING,
-                stage=JobStage.DECODING,
-                progress=0,
-                message="",
-                attempts=F("attempts") + 1,
-                worker=worker,
-                heartbeat_at=now,
-                started_at=now,
-            )
+        taken = Job.objects.filter(claimable, pk=self.pk, cancel_requested=False).update(
+            status=JobStatus.RUNNING,
+            stage=JobStage.DECODING,
+            progress=0,
+            message="",
+            attempts=F("attempts") + 1,
+            worker=worker,
+            heartbeat_at=now,
+            started_at=now,
         )
         self.refresh_from_db()
         return bool(taken)
@@ -192,7 +191,9 @@ class Segment(models.Model):
         ordering = ["job", "index"]
         constraints = [
             models.UniqueConstraint(fields=["job", "index"], name="unique_segment_per_job"),
-            models.CheckConstraint(condition=Q(end__gte=F("start")), name="segment_end_after_start"),
+            models.CheckConstraint(
+                condition=Q(end__gte=F("start")), name="segment_end_after_start"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -38,7 +38,9 @@ def probe_audio(path: Path, *, max_seconds: float) -> AudioInfo:
         raise
     except (av.FFmpegError, UnicodeDecodeError, ValueError) as error:
         logger.info("Upload %s is not readable media: %s", path.name, error)
-        raise RejectedUpload("not a readable audio or video file (unknown format or damaged)") from error
+        raise RejectedUpload(
+            "not a readable audio or video file (unknown format or damaged)"
+        ) from error
 
 
 def _probe_container(container: "av.container.InputContainer", *, max_seconds: float) -> AudioInfo:

@@ -35,11 +35,15 @@ class Rejection:
     reason: str
 
 
-def display_name(filename: str) -> str:
-    """The user's file name made safe to show: no path, no control or bidi characters."""
-    name = filename.replace("\\", "/").rsplit("/", 1)[-1]
+def display_name(name: str) -> str:
+    """A name made safe to show: no control or bidi-override characters, bounded length."""
     name = "".join(c for c in name if unicodedata.category(c) not in {"Cc", "Cf"}).strip()
     return name[:MAX_NAME_LENGTH] or "recording"
+
+
+def upload_display_name(filename: str) -> str:
+    """An uploaded file's name without any client-side path."""
+    return display_name(filename.replace("\\", "/").rsplit("/", 1)[-1])
 
 
 def recordings_create(
@@ -48,7 +52,7 @@ def recordings_create(
     """Store each acceptable file with a queued job; reject the others by name with a reason."""
     jobs, rejected = [], []
     for upload in files:
-        name = display_name(upload.name or "")
+        name = upload_display_name(upload.name or "")
         try:
             jobs.append(_recording_create(owner=owner, upload=upload, name=name, options=options))
         except RejectedUpload as rejection:

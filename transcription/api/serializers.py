@@ -66,6 +66,7 @@ class JobSerializer(serializers.ModelSerializer):
             "language",
             "hotwords",
             "itn",
+            "detected_language",
             "attempts",
             "created_at",
             "started_at",
@@ -100,7 +101,9 @@ class JobDetailSerializer(JobSerializer):
 class UploadOptionsSerializer(serializers.Serializer):
     language = serializers.ChoiceField(choices=list(LANGUAGES), default="auto")
     model = serializers.CharField(required=False, max_length=64)
-    hotwords = serializers.CharField(required=False, allow_blank=True, default="", max_length=20_000)
+    hotwords = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=20_000
+    )
     itn = serializers.BooleanField(default=True)
 
     def validate_model(self, model: str) -> str:

@@ -38,7 +38,9 @@ class RecordingViewSet(
     def create(self, request: Request) -> Response:
         files = request.FILES.getlist("files")
         if not files:
-            raise ValidationError({"files": ["Attach one or more audio files in the field 'files'."]})
+            raise ValidationError(
+                {"files": ["Attach one or more audio files in the field 'files'."]}
+            )
         options = UploadOptionsSerializer(data=request.data)
         options.is_valid(raise_exception=True)
         jobs, rejected = services.recordings_create(

@@ -6,7 +6,10 @@ from django.core.management.base import BaseCommand
 
 
 class Command(BaseCommand):
-    help = "Create the first administrator from ADMIN_USERNAME/ADMIN_PASSWORD (a password is generated and printed when unset)."
+    help = (
+        "Create the first administrator from ADMIN_USERNAME/ADMIN_PASSWORD "
+        "(a password is generated and printed when unset)."
+    )
 
     def handle(self, *args, **options) -> None:
         users = get_user_model()

@@ -1,0 +1,231 @@
+// Upload page: one POST per file (its own progress bar), then that file's job followed live.
+import {
+  JobWatcher,
+  describeJob,
+  errorText,
+  formatBytes,
+  getOptions,
+  recordingUrl,
+  setBar,
+  uploadRecording,
+} from "./api.js";
+
+const PARALLEL_UPLOADS = 3;
+const SWITCH_DELAY_MS = 1500; // long enough to see "Done" before the transcript opens
+
+const form = document.getElementById("upload-form");
+const input = document.getElementById("file-input");
+const zone = document.getElementById("drop-zone");
+const list = document.getElementById("upload-list");
+const modelSelect = document.getElementById("model");
+const languageSelect = document.getElementById("language");
+
+const queue = [];
+const rowsByJob = new Map(); // job id -> {row, batch}
+let uploading = 0;
+let maxBytes = Infinity;
+let maxMb = null;
+
+const watcher = new JobWatcher(showJob);
+loadOptions();
+
+async function loadOptions() {
+  try {
+    const options = await getOptions();
+    for (const model of options.models) {
+      modelSelect.append(new Option(model, model, false, model === options.default_model));
+    }
+    languageSelect.replaceChildren(
+      ...options.languages.map(({ code, name }) => new Option(name, code, false, code === "auto")),
+    );
+    maxMb = options.max_upload_mb;
+    maxBytes = maxMb * 1024 * 1024;
+    document.getElementById("limits").textContent =
+      `Up to ${maxMb} MB and ${options.max_audio_hours} hours per file. ` +
+      "Each file is uploaded and transcribed with the options above.";
+  } catch (error) {
+    const box = document.getElementById("options-error");
+    box.textContent = `Could not load the upload options: ${error.message}`;
+    box.hidden = false;
+  }
+}
+
+document.getElementById("choose-files").addEventListener("click", () => input.click());
+input.addEventListener("change", () => {
+  startBatch([...input.files]);
+  input.value = "";
+});
+form.addEventListener("submit", (event) => event.preventDefault());
+
+zone.addEventListener("dragover", (event) => {
+  event.preventDefault();
+  zone.classList.add("dragging");
+});
+zone.addEventListener("dragleave", () => zone.classList.remove("dragging"));
+zone.addEventListener("drop", (event) => {
+  event.preventDefault();
+  zone.classList.remove("dragging");
+  startBatch([...event.dataTransfer.files]);
+});
+// A file dropped beside the zone must not make the browser navigate away to it.
+for (const type of ["dragover", "drop"]) {
+  window.addEventListener(type, (event) => event.preventDefault());
+}
+
+function currentOptions() {
+  const options = {
+    language: languageSelect.value || "auto",
+    hotwords: document.getElementById("hotwords").value,
+    itn: document.getElementById("itn").checked ? "true" : "false",
+  };
+  if (modelSelect.value) options.model = modelSelect.value;
+  return options;
+}
+
+function startBatch(files) {
+  if (!files.length) return;
+  const batch = { size: files.length };
+  const options = currentOptions();
+  for (const file of files) queue.push({ file, options, batch, row: addRow(file) });
+  pump();
+}
+
+function pump() {
+  while (uploading < PARALLEL_UPLOADS && queue.length) {
+    const item = queue.shift();
+    uploading += 1;
+    send(item).finally(() => {
+      uploading -= 1;
+      pump();
+    });
+  }
+}
+
+async function send({ file, options, batch, row }) {
+  if (file.size > maxBytes) {
+    reject(row, file.name, `larger than the ${maxMb} MB limit (${formatBytes(file.size)}).`);
+    return;
+  }
+  const data = new FormData();
+  data.append("files", file);
+  for (const [key, value] of Object.entries(options)) data.append(key, value);
+  setRow(row, "uploading", "Uploading · 0%", 0);
+  let response;
+  try {
+    response = await uploadRecording(data, (fraction) => {
+      const percent = Math.round(fraction * 100);
+      const text = percent < 100 ? `Uploading · ${percent}%` : "Checking the file…";
+      setRow(row, "uploading", text, percent);
+    });
+  } catch (error) {
+    reject(row, file.name, error.message);
+    return;
+  }
+  const { status, body } = response;
+  const job = body?.jobs?.[0];
+  const rejection = body?.rejected?.[0];
+  if (job) {
+    rowsByJob.set(job.id, { row, batch });
+    showJob(job);
+    watcher.track(job);
+  } else if (rejection) {
+    reject(row, rejection.file, rejection.reason);
+  } else {
+    reject(row, file.name, errorText(body, status));
+  }
+}
+
+function addRow(file) {
+  const li = document.createElement("li");
+  li.className = "upload-row";
+  li.setAttribute("data-testid", "upload-row");
+
+  const head = document.createElement("div");
+  head.className = "row-head";
+  const name = document.createElement("span");
+  name.className = "file-name";
+  name.textContent = file.name;
+  const size = document.createElement("span");
+  size.className = "hint";
+  size.textContent = formatBytes(file.size);
+  const status = document.createElement("span");
+  status.className = "row-status";
+  status.setAttribute("data-testid", "row-status");
+  status.textContent = "Waiting to upload";
+  head.append(name, size, status);
+
+  const bar = document.createElement("div");
+  bar.className = "bar";
+  bar.setAttribute("role", "progressbar");
+  bar.setAttribute("aria-valuemin", "0");
+  bar.setAttribute("aria-valuemax", "100");
+  bar.setAttribute("aria-label", `Progress of ${file.name}`);
+  bar.setAttribute("data-testid", "row-bar");
+  const fill = document.createElement("div");
+  fill.className = "bar-fill";
+  bar.append(fill);
+  setBar(bar, 0);
+
+  const message = document.createElement("p");
+  message.className = "row-message";
+  message.hidden = true;
+
+  li.append(head, bar, message);
+  li.dataset.state = "waiting";
+  list.append(li);
+  return { li, status, bar, message };
+}
+
+function setRow(row, state, text, percent) {
+  row.li.dataset.state = state;
+  row.status.textContent = text;
+  row.bar.dataset.state = state;
+  setBar(row.bar, percent);
+}
+
+function reject(row, fileName, reason) {
+  setRow(row, "rejected", "Rejected", 0);
+  row.bar.hidden = true;
+  row.message.className = "row-message error";
+  row.message.setAttribute("data-testid", "rejection");
+  row.message.textContent = `${fileName}: ${reason}`;
+  row.message.hidden = false;
+}
+
+function showJob(job) {
+  const entry = rowsByJob.get(job.id);
+  if (!entry) return;
+  const { row, batch } = entry;
+  const percent = job.status === "succeeded" ? 100 : job.progress;
+  setRow(row, job.status, describeJob(job), percent);
+  row.bar.hidden = job.status === "failed" || job.status === "cancelled";
+  row.message.replaceChildren();
+  row.message.hidden = true;
+  row.message.removeAttribute("data-testid");
+
+  const url = recordingUrl(form.dataset.recordingUrl, job.recording.id);
+  if (job.status === "succeeded") {
+    const link = document.createElement("a");
+    link.href = url;
+    link.className = "button button-small";
+    link.setAttribute("data-testid", "open-transcript");
+    link.textContent = "Open transcript";
+    row.message.className = "row-message";
+    row.message.append(link);
+    row.message.hidden = false;
+    if (batch.size === 1 && !entry.switching) {
+      entry.switching = true;
+      setTimeout(() => location.assign(url), SWITCH_DELAY_MS);
+    }
+  } else if (job.status === "failed" || job.status === "cancelled") {
+    const link = document.createElement("a");
+    link.href = url;
+    link.textContent = "Open the recording to retry";
+    const failed = job.status === "failed";
+    const reason = failed ? `Transcription failed: ${job.error || "no reason given"}` : "Cancelled.";
+    row.message.className = failed ? "row-message error" : "row-message";
+    row.message.setAttribute("data-testid", "job-error");
+    row.message.append(reason, " ", link);
+    row.message.hidden = false;
+  }
+}

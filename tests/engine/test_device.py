@@ -1,0 +1,62 @@
+import pytest
+import torch
+
+from gpu_engine.device import (
+    cpu_threads,
+    funasr_dtype_options,
+    resolve_device,
+    whisper_compute_type,
+    whisper_device,
+)
+from gpu_engine.types import EngineError
+
+no_cuda = pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU")
+
+
+def test_cpu_passes_through() -> None:
+    assert resolve_device("cpu") == "cpu"
+
+
+@no_cuda
+def test_auto_falls_back_to_cpu_without_a_gpu() -> None:
+    expected = "mps" if torch.backends.mps.is_available() else "cpu"
+
+    assert resolve_device("auto") == expected
+
+
+@no_cuda
+def test_asking_for_a_missing_gpu_says_so() -> None:
+    with pytest.raises(EngineError, match="no CUDA GPU is available"):
+        resolve_device("cuda:0")
+
+
+def test_unknown_device_setting_is_rejected() -> None:
+    with pytest.raises(EngineError, match="Unknown device setting 'gpu'"):
+        resolve_device("gpu")
+
+
+def test_whisper_runs_int8_on_cpu_and_the_chosen_dtype_on_cuda() -> None:
+    assert whisper_compute_type("cpu", "fp16") == "int8"
+    assert whisper_compute_type("mps", "fp16") == "int8"
+    assert whisper_compute_type("cuda:1", "fp16") == "float16"
+    assert whisper_compute_type("cuda:0", "bf16") == "bfloat16"
+    assert whisper_compute_type("cuda:0", "fp32") == "float32"
+    assert whisper_device("cuda:1") == ("cuda", 1)
+    assert whisper_device("mps") == ("cpu", 0)
+
+
+def test_funasr_uses_half_precision_only_on_cuda() -> None:
+    assert funasr_dtype_options("cpu", "fp16") == {}
+    assert funasr_dtype_options("cuda:0", "fp16") == {"fp16": True}
+    assert funasr_dtype_options("cuda:0", "bf16") == {"bf16": True}
+    assert funasr_dtype_options("cuda:0", "fp32") == {}
+
+
+def test_unknown_dtype_is_rejected() -> None:
+    with pytest.raises(EngineError, match="Unknown dtype"):
+        whisper_compute_type("cuda:0", "int4")
+
+
+def test_threads_default_to_every_usable_core() -> None:
+    assert cpu_threads(3) == 3
+    assert cpu_threads(0) >= 1

@@ -1,0 +1,200 @@
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import zhconv
+
+from gpu_engine.audio import SAMPLE_RATE, decode_audio
+from gpu_engine.backends import ClipResult, backend_for
+from gpu_engine.pipeline import MIN_SEGMENT_S, transcribe_file
+from gpu_engine.types import (
+    EngineConfig,
+    JobCancelled,
+    JobOptions,
+    ModelUnavailableError,
+    TranscriptResult,
+)
+from gpu_engine.vad import detect_speech, plan_segments
+from tests.audio_files import speech, write_audio
+from tests.engine.conftest import TINY_PARAFORMER, ProgressLog, never
+from tests.scoring import corpus_wer, references
+
+HAN = re.compile(r"[\u4e00-\u9fff]")
+
+
+def transcribe(
+    name: str, config: EngineConfig, progress: ProgressLog | None = None, **options: str
+) -> TranscriptResult:
+    return transcribe_file(
+        speech(name),
+        JobOptions(**{"model": "whisper-base", **options}),
+        config,
+        on_progress=progress or ProgressLog(),
+        should_cancel=never,
+    )
+
+
+def test_whisper_base_transcribes_english_accurately(engine_config: EngineConfig) -> None:
+    english = [r for r in references() if r.file.startswith("en_librispeech")]
+
+    pairs = [(r.text, transcribe(r.file, engine_config).text) for r in english]
+
+    assert corpus_wer(pairs) <= 0.15
+
+
+def test_whisper_result_is_timed_ordered_and_within_the_file(engine_config: EngineConfig) -> None:
+    progress = ProgressLog()
+
+    result = transcribe("en_librispeech_1995-1837-0001.wav", engine_config, progress)
+
+    assert result.language == "en"
+    assert result.duration_s == pytest.approx(8.73, abs=0.01)
+    assert result.segments
+    starts = [s.start for s in result.segments]
+    assert starts == sorted(starts)
+    assert all(0 <= s.start <= s.end <= result.duration_s and s.text for s in result.segments)
+    assert progress.stages == ["decoding", "segmenting", "transcribing", "finalizing"]
+    percents = [percent for _, percent, _ in progress.reports]
+    assert percents == sorted(percents)
+
+
+def test_mandarin_comes_out_in_simplified_characters(engine_config: EngineConfig) -> None:
+    result = transcribe("zh_aishell_BAC009S0724W0121.wav", engine_config)
+
+    assert result.language == "zh"
+    assert HAN.search(result.text)
+    assert zhconv.convert(result.text, "zh-hans") == result.text
+    assert "广州" in result.text
+
+
+def test_mandarin_comes_out_in_traditional_characters_when_asked(
+    engine_config: EngineConfig,
+) -> None:
+    result = transcribe("zh_aishell_BAC009S0724W0121.wav", engine_config, language="zh-TW")
+
+    assert result.language == "zh-TW"
+    assert zhconv.convert(result.text, "zh-hant") == result.text
+    assert "廣州" in result.text
+
+
+@pytest.fixture(scope="module")
+def long_pauses() -> np.ndarray:
+    return decode_audio(speech("long_pauses_70s.wav"), max_seconds=600)
+
+
+def test_funasr_job_segments_follow_the_speech_detector(
+    engine_config: EngineConfig, long_pauses: np.ndarray
+) -> None:
+    progress = ProgressLog()
+
+    result = transcribe_file(
+        speech("long_pauses_70s.wav"),
+        JobOptions(model=TINY_PARAFORMER),
+        engine_config,
+        on_progress=progress,
+        should_cancel=never,
+    )
+
+    planned = plan_segments(
+        detect_speech(long_pauses),
+        max_segment_s=engine_config.max_segment_s,
+        min_segment_s=MIN_SEGMENT_S,
+    )
+    assert len(planned) == 12
+    # The tiny model's text is noise, but it emits some for every clip this long.
+    assert [(s.start, s.end) for s in result.segments] == [
+        (pytest.approx(start, abs=0.001), pytest.approx(end, abs=0.001)) for start, end in planned
+    ]
+    assert all(s.text for s in result.segments)
+    assert result.duration_s == pytest.approx(len(long_pauses) / SAMPLE_RATE)
+    assert result.language == ""  # Paraformer does not say, and none was asked for
+    transcribing = [message for stage, _, message in progress.reports if stage == "transcribing"]
+    assert transcribing == [f"{done} of 12 parts" for done in range(13)]
+
+
+def test_cancelled_job_stops_between_clips(engine_config: EngineConfig) -> None:
+    progress = ProgressLog()
+    checks = iter([False, False, False, True])
+
+    with pytest.raises(JobCancelled):
+        transcribe_file(
+            speech("long_pauses_70s.wav"),
+            JobOptions(model=TINY_PARAFORMER),
+            engine_config,
+            on_progress=progress,
+            should_cancel=lambda: next(checks),
+        )
+
+    # One check after decoding, then one before each clip: two clips ran, the third never did.
+    assert progress.reports[-1][2] == "2 of 12 parts"
+
+
+def test_funasr_batch_maps_results_back_to_their_clips(
+    engine_config: EngineConfig, long_pauses: np.ndarray
+) -> None:
+    backend = backend_for(TINY_PARAFORMER, engine_config, ProgressLog())
+    clips = [
+        long_pauses[: 3 * SAMPLE_RATE],
+        long_pauses[:800],  # 50 ms: decodes to nothing, and FunASR leaves it out of its results
+        long_pauses[20 * SAMPLE_RATE : 30 * SAMPLE_RATE],
+    ]
+
+    results = backend.recognize(clips, JobOptions(model=TINY_PARAFORMER))
+
+    assert [r.pieces[0][:2] if r.pieces else None for r in results] == [
+        (0.0, 3.0),
+        None,
+        (0.0, 10.0),
+    ]
+    alone = backend.recognize([clips[2]], JobOptions(model=TINY_PARAFORMER))
+    assert alone[0].pieces[0][:2] == (0.0, 10.0)
+
+
+def test_funasr_text_loses_sensevoice_tags_and_follows_the_language(
+    engine_config: EngineConfig,
+) -> None:
+    backend = backend_for(TINY_PARAFORMER, engine_config, ProgressLog())
+    raw = "<|zh|><|NEUTRAL|><|Speech|><|woitn|>歡迎大家"
+
+    assert backend._clip_result(raw, 2.0, JobOptions(model=TINY_PARAFORMER)) == ClipResult(
+        language="zh", pieces=[(0.0, 2.0, "欢迎大家")]
+    )
+    traditional = JobOptions(model=TINY_PARAFORMER, language="zh-TW")
+    assert backend._clip_result(raw, 2.0, traditional).pieces == [(0.0, 2.0, "歡迎大家")]
+    assert backend._clip_result("", 2.0, traditional) == ClipResult(language="zh", pieces=[])
+
+
+def test_job_with_no_speech_has_no_segments(engine_config: EngineConfig, tmp_path: Path) -> None:
+    silence = write_audio(
+        tmp_path / "silence.flac",
+        np.zeros(3 * SAMPLE_RATE, dtype=np.float32),
+        rate=SAMPLE_RATE,
+        container="flac",
+        codec="flac",
+    )
+
+    result = transcribe_file(
+        silence,
+        JobOptions(model=TINY_PARAFORMER),
+        engine_config,
+        on_progress=ProgressLog(),
+        should_cancel=never,
+    )
+
+    assert result.segments == []
+    assert result.duration_s == pytest.approx(3.0)
+
+
+def test_unknown_model_fails_the_job_before_decoding(engine_config: EngineConfig) -> None:
+    progress = ProgressLog()
+
+    with pytest.raises(ModelUnavailableError, match="Unknown model 'whisper-huge'"):
+        transcribe_file(
+            speech("long_pauses_70s.wav"),
+            JobOptions(model="whisper-huge"),
+            engine_config,
+            on_progress=progress,
+            should_cancel=never,
+        )
+    assert progress.reports == []

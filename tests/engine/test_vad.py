@@ -1,0 +1,135 @@
+import numpy as np
+import pytest
+
+from gpu_engine.audio import SAMPLE_RATE, decode_audio
+from gpu_engine.vad import VAD_OPTIONS, detect_speech, plan_segments
+from tests.audio_files import speech
+
+
+def test_spans_within_the_limit_pass_through() -> None:
+    spans = [(0.5, 3.0), (4.0, 9.5)]
+
+    assert plan_segments(spans, max_segment_s=30) == spans
+
+
+def test_spans_come_out_sorted_and_empty_ones_dropped() -> None:
+    spans = [(10.0, 12.0), (3.0, 3.0), (0.0, 2.0), (5.0, 4.0)]
+
+    assert plan_segments(spans, max_segment_s=30) == [(0.0, 2.0), (10.0, 12.0)]
+
+
+def test_long_span_is_split_into_equal_parts_within_the_limit() -> None:
+    parts = plan_segments([(10.0, 80.0)], max_segment_s=30)
+
+    assert len(parts) == 3
+    assert parts[0][0] == 10.0 and parts[-1][1] == 80.0
+    assert all(end - start == pytest.approx(70 / 3) for start, end in parts)
+    assert all(parts[i][1] == parts[i + 1][0] for i in range(2))
+
+
+def test_span_exactly_at_the_limit_is_not_split() -> None:
+    assert plan_segments([(0.0, 30.0)], max_segment_s=30) == [(0.0, 30.0)]
+
+
+def test_short_span_joins_the_neighbour_across_the_shorter_gap() -> None:
+    spans = [(0.0, 5.0), (5.5, 5.8), (9.0, 12.0)]
+
+    assert plan_segments(spans, max_segment_s=30, min_segment_s=1.0) == [
+        (0.0, 5.8),
+        (9.0, 12.0),
+    ]
+
+
+def test_short_span_joins_the_other_neighbour_when_the_nearer_one_would_be_too_long() -> None:
+    spans = [(0.0, 29.5), (29.6, 30.1), (31.0, 35.0)]
+
+    assert plan_segments(spans, max_segment_s=30, min_segment_s=1.0) == [
+        (0.0, 29.5),
+        (29.6, 35.0),
+    ]
+
+
+def test_short_span_stays_alone_when_no_join_fits() -> None:
+    spans = [(0.0, 29.5), (29.6, 30.1), (30.2, 60.0)]
+
+    assert plan_segments(spans, max_segment_s=30, min_segment_s=1.0) == spans
+
+
+def test_short_spans_keep_joining_until_long_enough() -> None:
+    spans = [(0.0, 0.3), (0.4, 0.6), (0.7, 1.2), (5.0, 9.0)]
+
+    assert plan_segments(spans, max_segment_s=30, min_segment_s=1.0) == [(0.0, 1.2), (5.0, 9.0)]
+
+
+def test_lone_short_span_is_kept() -> None:
+    assert plan_segments([(1.0, 1.2)], max_segment_s=30, min_segment_s=1.0) == [(1.0, 1.2)]
+
+
+def test_packing_joins_consecutive_spans_up_to_the_limit() -> None:
+    spans = [(0.0, 8.0), (9.0, 20.0), (21.0, 29.0), (30.0, 40.0), (41.0, 45.0)]
+
+    assert plan_segments(spans, max_segment_s=30, merge_up_to_s=30) == [
+        (0.0, 29.0),
+        (30.0, 45.0),
+    ]
+
+
+def test_packing_never_exceeds_the_segment_limit() -> None:
+    spans = [(0.0, 10.0), (11.0, 20.0), (21.0, 30.0)]
+
+    assert plan_segments(spans, max_segment_s=20, merge_up_to_s=60) == [
+        (0.0, 20.0),
+        (21.0, 30.0),
+    ]
+
+
+def test_packing_keeps_split_parts_within_the_limit() -> None:
+    clips = plan_segments([(0.0, 50.0), (51.0, 53.0)], max_segment_s=30, merge_up_to_s=30)
+
+    assert clips == [(0.0, 25.0), (25.0, 53.0)]
+
+
+def test_every_input_span_is_covered_by_the_plan() -> None:
+    rng = np.random.default_rng(0)
+    edges = np.sort(rng.uniform(0, 600, size=200))
+    spans = [(float(a), float(b)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
+
+    for packing in (0.0, 30.0):
+        clips = plan_segments(spans, max_segment_s=30, merge_up_to_s=packing, min_segment_s=1.0)
+        assert all(end - start <= 30 + 1e-9 for start, end in clips)
+        assert all(clips[i][1] <= clips[i + 1][0] for i in range(len(clips) - 1))
+        for start, end in spans:
+            assert any(s <= start and end <= e for s, e in clips) or end - start > 30
+
+
+def test_no_spans_plan_no_clips() -> None:
+    assert plan_segments([], max_segment_s=30, merge_up_to_s=30, min_segment_s=1.0) == []
+
+
+def test_max_segment_must_be_positive() -> None:
+    with pytest.raises(ValueError):
+        plan_segments([(0.0, 1.0)], max_segment_s=0)
+
+
+@pytest.fixture(scope="module")
+def long_pauses() -> np.ndarray:
+    return decode_audio(speech("long_pauses_70s.wav"), max_seconds=600)
+
+
+def test_fsmn_vad_finds_one_span_per_spoken_stretch(long_pauses: np.ndarray) -> None:
+    spans = detect_speech(long_pauses)
+
+    # Measured with the engine's options (max_end_silence_time=800); FSMN's defaults give 7 spans,
+    # the first a 60 s chunk.
+    assert VAD_OPTIONS == {"max_end_silence_time": 800}
+    assert len(spans) == 12
+    assert spans[0] == pytest.approx((0.07, 2.34))
+    assert spans[-1] == pytest.approx((59.82, 70.45))
+    assert all(end - start < 20 for start, end in spans)
+    assert all(spans[i][1] < spans[i + 1][0] for i in range(len(spans) - 1))
+    assert spans[-1][1] <= len(long_pauses) / SAMPLE_RATE
+
+
+def test_fsmn_vad_finds_nothing_in_silence() -> None:
+    assert detect_speech(np.zeros(5 * SAMPLE_RATE, dtype=np.float32)) == []
+    assert detect_speech(np.zeros(0, dtype=np.float32)) == []

@@ -1,0 +1,185 @@
+"""The pages in a real browser, against Daphne and a real Celery worker running whisper-base."""
+
+import os
+import re
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import srt
+from playwright.sync_api import Browser, Page, WebSocketRoute, expect, sync_playwright
+
+from tests.factories import JobFactory
+from transcription import progress, services
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+SPEECH_DIR = Path(__file__).resolve().parents[2] / "shared/data/speech"
+CLIP = SPEECH_DIR / "en_librispeech_1995-1837-0001.wav"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
+JOB_TIMEOUT_MS = 300_000
+PASSWORD = "pw-for-browser-tests"
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    # Playwright's sync API keeps an event loop running in this thread, which makes Django
+    # refuse ORM calls; the test's own ORM calls are plain synchronous code all the same.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            yield browser
+            browser.close()
+    finally:
+        if previous is None:
+            del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+def publish(job) -> None:
+    # async_to_sync refuses to run in the thread where Playwright's event loop lives.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(progress.publish, job).result()
+
+
+def log_in(page: Page, base_url: str, username: str) -> None:
+    page.goto(f"{base_url}/")
+    expect(page).to_have_url(re.compile(r"/accounts/login/"))
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("[data-testid=login-submit]")
+    expect(page).to_have_url(f"{base_url}/")
+    expect(page.get_by_test_id("nav-username")).to_have_text(username)
+
+
+def test_upload_transcribe_play_and_export(
+    portal_server, celery_worker, django_user_model, page, tmp_path
+):
+    django_user_model.objects.create_user("carol", password=PASSWORD)
+    log_in(page, portal_server, "carol")
+    expect(page.locator("#model option")).not_to_have_count(0)
+
+    # A file that is not audio is rejected by name, in red, without a job.
+    not_audio = tmp_path / "notes.txt"
+    not_audio.write_text("these are not the droids\n" * 100)
+    page.set_input_files("#file-input", not_audio)
+    rejection = page.get_by_test_id("rejection")
+    expect(rejection).to_contain_text("notes.txt")
+    expect(rejection).to_have_css("color", "rgb(179, 38, 30)")
+
+    # One real recording: its bar fills, then the page opens the transcript by itself.
+    page.set_input_files("#file-input", CLIP)
+    row = page.locator("[data-testid=upload-row]", has_text=CLIP.name)
+    page.wait_for_selector("[data-testid=upload-row][data-state=succeeded]", timeout=JOB_TIMEOUT_MS)
+    expect(row.get_by_test_id("row-bar")).to_have_attribute("aria-valuenow", "100")
+    expect(page).to_have_url(re.compile(r"/recordings/\d+/$"))
+
+    expect(page.get_by_test_id("recording-name")).to_have_text(CLIP.name)
+    expect(page.get_by_test_id("job-status")).to_have_text("Done")
+    transcript = page.get_by_test_id("transcript")
+    expect(transcript).to_contain_text(re.compile("sorrow", re.IGNORECASE))
+    segments = page.get_by_test_id("segment")
+    expect(segments.first).to_contain_text(re.compile(r"\[\d\d:\d\d – \d\d:\d\d\]"))
+
+    # Clicking a segment seeks the player to the segment's start and highlights it.
+    player = page.get_by_test_id("player")
+    page.wait_for_function("document.getElementById('player').readyState >= 1")
+    first = segments.first
+    start = float(first.get_attribute("data-start"))
+    player.evaluate("audio => { audio.currentTime = audio.duration - 0.5; }")
+    first.click()
+    page.wait_for_function(
+        "start => Math.abs(document.getElementById('player').currentTime - start) < 1.5", arg=start
+    )
+    expect(first).to_have_class(re.compile(r"\bactive\b"))
+
+    # The SRT export downloads and parses, with the transcript's words in it.
+    with page.expect_download() as download_info:
+        page.get_by_test_id("export-srt").click()
+    download = download_info.value
+    assert download.suggested_filename.endswith(".srt")
+    cues = list(srt.parse(Path(download.path()).read_text(encoding="utf-8")))
+    assert cues
+    assert "sorrow" in " ".join(cue.content for cue in cues).lower()
+    # Long segments may be split into several cues; the words and their order are kept.
+    shown = [text.split("]", 1)[1] for text in segments.all_text_contents()]
+    assert " ".join(cue.content for cue in cues).split() == " ".join(shown).split()
+
+    # History lists the recording as done.
+    page.get_by_test_id("nav-history").click()
+    history_row = page.get_by_test_id("recording-row").filter(has_text=CLIP.name)
+    expect(history_row.get_by_test_id("status-cell")).to_contain_text("Done")
+
+
+def test_pages_follow_a_job_live_without_reloading(
+    portal_server, django_user_model, page
+):
+    user = django_user_model.objects.create_user("dave", password=PASSWORD)
+    job = JobFactory(recording__owner=user, recording__name="standup.wav")
+    log_in(page, portal_server, "dave")
+
+    page.goto(f"{portal_server}/history/")
+    status_cell = page.get_by_test_id("recording-row").filter(has_text="standup.wav")
+    expect(status_cell.get_by_test_id("status-cell")).to_contain_text("Queued")
+    job.claim(worker="browser-test")
+    job.record_progress(stage="transcribing", progress=40)
+    publish(job)
+    expect(status_cell.get_by_test_id("status-cell")).to_contain_text("Transcribing · 40%")
+
+    page.goto(f"{portal_server}/recordings/{job.recording_id}/")
+    expect(page.get_by_test_id("job-status")).to_have_text("Running")
+    expect(page.get_by_test_id("job-bar")).to_have_attribute("aria-valuenow", "40")
+    expect(page.get_by_test_id("cancel-button")).to_be_visible()
+    expect(page.get_by_test_id("transcript")).to_be_hidden()
+
+    segments = [(0.0, 1.5, "Hello <b>there</b>."), (1.5, 3.0, "General Kenobi.")]
+    services.job_store_transcript(
+        job=job, language="en", text="Hello there. General Kenobi.", segments=segments
+    )
+    publish(job)
+    expect(page.get_by_test_id("job-status")).to_have_text("Done")
+    expect(page.get_by_test_id("cancel-button")).to_be_hidden()
+    rows = page.get_by_test_id("segment")
+    expect(rows).to_have_count(2)
+    # Transcript text is data: shown as typed, never parsed as markup.
+    expect(rows.first).to_contain_text("[00:00 – 00:01] Hello <b>there</b>.")
+    expect(rows.first.locator("b")).to_have_count(0)
+
+
+def test_progress_is_polled_while_the_websocket_is_down(
+    portal_server, django_user_model, page
+):
+    user = django_user_model.objects.create_user("erin", password=PASSWORD)
+    job = JobFactory(recording__owner=user)
+
+    def refuse(ws: WebSocketRoute) -> None:
+        ws.close()
+
+    page.route_web_socket(re.compile(r"/ws/jobs/"), refuse)
+    log_in(page, portal_server, "erin")
+    page.goto(f"{portal_server}/recordings/{job.recording_id}/")
+    expect(page.get_by_test_id("job-status")).to_have_text("Queued")
+
+    # No event is sent: only polling can notice the change.
+    job.claim(worker="browser-test")
+    job.record_progress(stage="decoding", progress=12)
+    expect(page.get_by_test_id("job-status")).to_have_text("Running", timeout=10_000)
+    expect(page.get_by_test_id("job-detail")).to_contain_text("Reading the audio · 12%")

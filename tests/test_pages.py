@@ -1,0 +1,115 @@
+"""The pages: login required, own data only, and no inline script (a strict CSP can follow)."""
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from tests.factories import JobFactory, RecordingFactory, SucceededJobFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def page_urls(recording_id: int) -> list[str]:
+    return [reverse("upload"), reverse("history"), reverse("recording", args=[recording_id])]
+
+
+def test_anonymous_is_redirected_to_login_from_every_page(client, alice):
+    recording = RecordingFactory(owner=alice)
+    for url in page_urls(recording.pk):
+        response = client.get(url)
+        assert response.status_code == 302, url
+        assert response["Location"] == f"{reverse('login')}?next={url}"
+
+
+def test_login_page_renders_and_logs_in(client, alice):
+    response = client.get(reverse("login"))
+    assert response.status_code == 200
+    assert b'name="username"' in response.content
+
+    response = client.post(reverse("login"), {"username": "alice", "password": "pw-for-tests"})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("upload")
+
+
+def test_wrong_password_shows_an_error(client, alice):
+    response = client.post(reverse("login"), {"username": "alice", "password": "nope"})
+    assert response.status_code == 200
+    assert b'data-testid="login-error"' in response.content
+
+
+def test_logged_in_user_sees_the_upload_page(client, alice):
+    client.force_login(alice)
+    response = client.get(reverse("upload"))
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert 'id="drop-zone"' in content
+    assert 'id="file-input"' in content
+    assert "js/upload.js" in content
+    # The nav bar: both pages, the user's name and a POST logout form.
+    assert 'data-testid="nav-username">alice<' in content
+    assert re.search(r'<form method="post" action="/accounts/logout/">', content)
+    assert "csrftoken" in response.cookies
+
+
+def test_logged_in_user_sees_the_history_page(client, alice):
+    client.force_login(alice)
+    response = client.get(reverse("history"))
+    assert response.status_code == 200
+    assert b'id="recordings-table"' in response.content
+    assert b"js/history.js" in response.content
+
+
+def test_owner_sees_their_recording_page(client, alice):
+    job = SucceededJobFactory(recording__owner=alice, recording__name="standup <b>.wav")
+    client.force_login(alice)
+    response = client.get(reverse("recording", args=[job.recording.pk]))
+    assert response.status_code == 200
+    content = response.content.decode()
+    # User data is escaped, never markup.
+    assert "standup &lt;b&gt;.wav" in content
+    assert "standup <b>" not in content
+    assert f'data-job-id="{job.pk}"' in content
+    assert f'src="/api/recordings/{job.recording.pk}/audio/"' in content
+    for fmt in ("txt", "csv", "srt", "vtt", "json"):
+        assert f'href="/api/jobs/{job.pk}/export/?format={fmt}"' in content
+
+
+def test_recording_page_names_the_latest_job(client, alice):
+    recording = RecordingFactory(owner=alice)
+    JobFactory(recording=recording)
+    latest = JobFactory(recording=recording)
+    client.force_login(alice)
+    response = client.get(reverse("recording", args=[recording.pk]))
+    assert f'data-job-id="{latest.pk}"' in response.content.decode()
+
+
+def test_other_user_gets_404_on_recording_page(client, alice, bob):
+    job = JobFactory(recording__owner=alice)
+    client.force_login(bob)
+    response = client.get(reverse("recording", args=[job.recording.pk]))
+    assert response.status_code == 404
+
+
+def test_missing_recording_is_404(client, alice):
+    client.force_login(alice)
+    assert client.get(reverse("recording", args=[999_999])).status_code == 404
+
+
+def test_pages_have_no_inline_script_or_event_handlers(client, alice):
+    job = SucceededJobFactory(recording__owner=alice)
+    client.force_login(alice)
+    for url in [*page_urls(job.recording.pk), reverse("login")]:
+        content = client.get(url).content.decode()
+        for script in re.findall(r"<script\b[^>]*>(.*?)</script>", content, flags=re.S):
+            assert script.strip() == ""
+        assert not re.search(r"\son[a-z]+\s*=", content)
+        assert not re.search(r"\sstyle\s*=", content)
+
+
+def test_logout_is_a_post_that_returns_to_login(client, alice):
+    client.force_login(alice)
+    response = client.post(reverse("logout"))
+    assert response.status_code == 302
+    assert response["Location"] == reverse("login")
+    assert client.get(reverse("upload")).status_code == 302
