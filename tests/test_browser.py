@@ -27,7 +27,9 @@ JOB_TIMEOUT_MS = 300_000
 PASSWORD = "pw-for-browser-tests"
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright keeps an event loop in this thread while it runs, which would break
+# async_to_sync in the tests that come after this module.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     # Playwright's sync API keeps an event loop running in this thread, which makes Django
     # refuse ORM calls; the test's own ORM calls are plain synchronous code all the same.
