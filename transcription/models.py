@@ -180,6 +180,31 @@ class Job(models.Model):
         self.save()
 
 
+class HotwordList(models.Model):
+    """A user's saved hotwords; active lists are added to every new job of theirs."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="hotword_lists"
+    )
+    name = models.CharField(max_length=100)
+    words = models.TextField()
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "name"], name="unique_hotword_list_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def word_list(self) -> list[str]:
+        return [line.strip() for line in self.words.splitlines() if line.strip()]
+
+
 class Segment(models.Model):
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="segments")
     index = models.PositiveIntegerField()

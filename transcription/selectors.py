@@ -3,7 +3,7 @@
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Prefetch, QuerySet
 
-from transcription.models import Job, Recording
+from transcription.models import HotwordList, Job, Recording
 
 
 def jobs_for(user: AbstractBaseUser) -> QuerySet[Job]:
@@ -15,3 +15,7 @@ def recordings_for(user: AbstractBaseUser) -> QuerySet[Recording]:
     return Recording.objects.filter(owner=user).prefetch_related(
         Prefetch("jobs", queryset=latest_first)
     )
+
+
+def hotword_lists_for(user: AbstractBaseUser) -> QuerySet[HotwordList]:
+    return HotwordList.objects.filter(owner=user)

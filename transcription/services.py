@@ -3,7 +3,7 @@
 import logging
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from django.conf import settings
@@ -13,6 +13,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
 from transcription import progress
+from transcription.hotwords import hotwords_for_job
 from transcription.models import Job, JobStatus, Recording, Segment
 from transcription.probe import RejectedUpload, probe_audio
 
@@ -51,6 +52,7 @@ def recordings_create(
 ) -> tuple[list[Job], list[Rejection]]:
     """Store each acceptable file with a queued job; reject the others by name with a reason."""
     jobs, rejected = [], []
+    options = replace(options, hotwords=hotwords_for_job(owner=owner, typed=options.hotwords))
     for upload in files:
         name = upload_display_name(upload.name or "")
         try:

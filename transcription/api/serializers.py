@@ -3,10 +3,8 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from gpu_engine.presets import LANGUAGES
-from transcription.models import Job, JobStatus, Recording, Segment
-
-MAX_HOTWORDS = 200
-MAX_HOTWORD_LENGTH = 100
+from transcription.hotwords import clean_hotwords, hotwords_note
+from transcription.models import HotwordList, Job, JobStatus, Recording, Segment
 
 
 class RecordingSerializer(serializers.ModelSerializer):
@@ -52,6 +50,7 @@ class SegmentSerializer(serializers.ModelSerializer):
 
 class JobSerializer(serializers.ModelSerializer):
     hotwords = serializers.ListField(source="hotword_list", child=serializers.CharField())
+    hotwords_note = serializers.SerializerMethodField()
 
     class Meta:
         model = Job
@@ -65,6 +64,7 @@ class JobSerializer(serializers.ModelSerializer):
             "model",
             "language",
             "hotwords",
+            "hotwords_note",
             "itn",
             "detected_language",
             "attempts",
@@ -74,6 +74,9 @@ class JobSerializer(serializers.ModelSerializer):
             "recording",
         ]
         read_only_fields = fields
+
+    def get_hotwords_note(self, job: Job) -> str:
+        return hotwords_note(job.model) if job.hotwords else ""
 
     def to_representation(self, job: Job) -> dict:
         data = super().to_representation(job)
@@ -113,15 +116,27 @@ class UploadOptionsSerializer(serializers.Serializer):
         return model
 
     def validate_hotwords(self, hotwords: str) -> str:
-        lines = [line.strip() for line in hotwords.splitlines() if line.strip()]
-        if len(lines) > MAX_HOTWORDS:
-            raise serializers.ValidationError(f"At most {MAX_HOTWORDS} hotwords.")
-        for line in lines:
-            # Hotwords are words: a path or URL would be read or fetched by some engines.
-            if len(line) > MAX_HOTWORD_LENGTH or "://" in line or line.startswith(("/", "~", ".")):
-                raise serializers.ValidationError(f"Not a hotword: {line[:40]!r}.")
-        return "\n".join(lines)
+        return "\n".join(clean_hotwords(hotwords))
 
     def validate(self, attrs: dict) -> dict:
         attrs.setdefault("model", settings.ASR_MODEL)
         return attrs
+
+
+class HotwordListSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = HotwordList
+        fields = ["id", "name", "words", "active", "created_at"]
+        read_only_fields = ["id", "created_at"]
+
+    def validate_words(self, words: str) -> str:
+        return "\n".join(clean_hotwords(words))
+
+    def validate_name(self, name: str) -> str:
+        owner = self.context["request"].user
+        taken = HotwordList.objects.filter(owner=owner, name=name)
+        if self.instance is not None:
+            taken = taken.exclude(pk=self.instance.pk)
+        if taken.exists():
+            raise serializers.ValidationError("You already have a list with this name.")
+        return name

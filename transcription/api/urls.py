@@ -2,13 +2,19 @@ from django.urls import path
 from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
-from transcription.api.views import JobViewSet, OptionsView, RecordingViewSet
+from transcription.api.views import (
+    HotwordListViewSet,
+    JobViewSet,
+    OptionsView,
+    RecordingViewSet,
+)
 
 app_name = "api"
 
 router = DefaultRouter()
 router.register("recordings", RecordingViewSet, basename="recording")
 router.register("jobs", JobViewSet, basename="job")
+router.register("hotword-lists", HotwordListViewSet, basename="hotword-list")
 
 urlpatterns = [
     path("token/", obtain_auth_token, name="token"),

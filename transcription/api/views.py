@@ -12,12 +12,14 @@ from rest_framework.views import APIView
 from gpu_engine.presets import LANGUAGES
 from transcription import media, selectors, services
 from transcription.api.serializers import (
+    HotwordListSerializer,
     JobDetailSerializer,
     JobSerializer,
     RecordingWithJobSerializer,
     UploadOptionsSerializer,
 )
 from transcription.exports import FORMATS, export_job
+from transcription.hotwords import model_hotword_support
 from transcription.models import JobStatus
 
 
@@ -121,8 +123,25 @@ class OptionsView(APIView):
             {
                 "models": settings.ASR_ENABLED_MODELS,
                 "default_model": settings.ASR_MODEL,
+                # native | prompt (a hint, Whisper) | null (the model ignores hotwords)
+                "model_hotwords": {
+                    model: model_hotword_support(model) for model in settings.ASR_ENABLED_MODELS
+                },
                 "languages": [{"code": c, "name": n} for c, n in LANGUAGES.items()],
                 "max_upload_mb": settings.MAX_UPLOAD_MB,
                 "max_audio_hours": settings.MAX_AUDIO_HOURS,
             }
         )
+
+
+class HotwordListViewSet(viewsets.ModelViewSet):
+    """The user's saved hotword lists; active ones are added to each new job."""
+
+    serializer_class = HotwordListSerializer
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self):
+        return selectors.hotword_lists_for(self.request.user)
+
+    def perform_create(self, serializer: HotwordListSerializer) -> None:
+        serializer.save(owner=self.request.user)
