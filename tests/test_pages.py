@@ -11,7 +11,12 @@ pytestmark = pytest.mark.django_db
 
 
 def page_urls(recording_id: int) -> list[str]:
-    return [reverse("upload"), reverse("history"), reverse("recording", args=[recording_id])]
+    return [
+        reverse("upload"),
+        reverse("history"),
+        reverse("hotwords"),
+        reverse("recording", args=[recording_id]),
+    ]
 
 
 def test_anonymous_is_redirected_to_login_from_every_page(client, alice):
@@ -113,3 +118,49 @@ def test_logout_is_a_post_that_returns_to_login(client, alice):
     assert response.status_code == 302
     assert response["Location"] == reverse("login")
     assert client.get(reverse("upload")).status_code == 302
+
+
+def test_hotword_lists_are_saved_switched_and_deleted_from_their_page(client, alice):
+    client.force_login(alice)
+
+    response = client.post(
+        reverse("hotwords"), {"name": "team", "words": "达摩院\n FunASR \n", "active": "on"}
+    )
+    assert response.status_code == 302
+    saved = alice.hotword_lists.get()
+    assert (saved.words, saved.active) == ("达摩院\nFunASR", True)
+    assert "达摩院, FunASR" in client.get(reverse("hotwords")).content.decode()
+
+    client.post(reverse("hotword-list-toggle", args=[saved.pk]))
+    saved.refresh_from_db()
+    assert saved.active is False
+    client.post(reverse("hotword-list-delete", args=[saved.pk]))
+    assert not alice.hotword_lists.exists()
+
+
+def test_hotword_form_refuses_a_url(client, alice):
+    client.force_login(alice)
+
+    response = client.post(reverse("hotwords"), {"name": "bad", "words": "https://x.test/a"})
+
+    assert response.status_code == 200
+    assert "Not a hotword" in response.content.decode()
+    assert not alice.hotword_lists.exists()
+
+
+def test_another_users_hotword_list_cannot_be_changed(client, alice, bob):
+    saved = alice.hotword_lists.create(name="secret", words="Kenobi")
+    client.force_login(bob)
+
+    assert client.post(reverse("hotword-list-toggle", args=[saved.pk])).status_code == 404
+    assert client.post(reverse("hotword-list-delete", args=[saved.pk])).status_code == 404
+    assert alice.hotword_lists.filter(active=True).exists()
+
+
+def test_recording_page_says_when_the_model_ignores_the_hotwords(client, alice, settings):
+    job = JobFactory(recording__owner=alice, model="sensevoice-small", hotwords="达摩院")
+    client.force_login(alice)
+
+    response = client.get(reverse("recording", args=[job.recording_id]))
+
+    assert "does not use hotwords" in response.content.decode()

@@ -2,10 +2,13 @@
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import ensure_csrf_cookie
+from django.views.decorators.http import require_POST
 
 from transcription import selectors
+from transcription.forms import HotwordListForm
+from transcription.hotwords import hotwords_note
 
 
 @login_required
@@ -29,5 +32,37 @@ def recording(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "transcription/recording.html",
-        {"recording": recording, "latest_job": latest_job},
+        {
+            "recording": recording,
+            "latest_job": latest_job,
+            "hotwords_note": hotwords_note(latest_job.model)
+            if latest_job and latest_job.hotwords
+            else "",
+        },
     )
+
+
+@login_required
+def hotwords(request: HttpRequest) -> HttpResponse:
+    form = HotwordListForm(request.POST or None, owner=request.user)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        return redirect("hotwords")
+    lists = selectors.hotword_lists_for(request.user)
+    return render(request, "transcription/hotwords.html", {"form": form, "lists": lists})
+
+
+@login_required
+@require_POST
+def hotword_list_toggle(request: HttpRequest, pk: int) -> HttpResponse:
+    saved = get_object_or_404(selectors.hotword_lists_for(request.user), pk=pk)
+    saved.active = not saved.active
+    saved.save(update_fields=["active"])
+    return redirect("hotwords")
+
+
+@login_required
+@require_POST
+def hotword_list_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    get_object_or_404(selectors.hotword_lists_for(request.user), pk=pk).delete()
+    return redirect("hotwords")

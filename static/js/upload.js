@@ -25,6 +25,7 @@ const rowsByJob = new Map(); // job id -> {row, batch}
 let uploading = 0;
 let maxBytes = Infinity;
 let maxMb = null;
+let modelHotwords = {};
 
 const watcher = new JobWatcher(showJob);
 loadOptions();
@@ -38,6 +39,8 @@ async function loadOptions() {
     languageSelect.replaceChildren(
       ...options.languages.map(({ code, name }) => new Option(name, code, false, code === "auto")),
     );
+    modelHotwords = options.model_hotwords || {};
+    showHotwordsNote();
     maxMb = options.max_upload_mb;
     maxBytes = maxMb * 1024 * 1024;
     document.getElementById("limits").textContent =
@@ -49,6 +52,23 @@ async function loadOptions() {
     box.hidden = false;
   }
 }
+
+// Says so where the chosen model would not use hotwords (or only as a hint), instead of
+// letting them be silently ignored.
+function showHotwordsNote() {
+  const note = document.getElementById("hotwords-note");
+  const model = modelSelect.value;
+  const support = modelHotwords[model];
+  if (support === null) {
+    note.textContent = `${model} does not use hotwords: they are kept with the job but not applied.`;
+  } else if (support === "prompt") {
+    note.textContent = `${model} takes hotwords as a prompt hint: they make these words likelier.`;
+  } else {
+    note.textContent = "";
+  }
+  note.hidden = !note.textContent;
+}
+modelSelect.addEventListener("change", showHotwordsNote);
 
 document.getElementById("choose-files").addEventListener("click", () => input.click());
 input.addEventListener("change", () => {
