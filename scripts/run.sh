@@ -10,7 +10,10 @@ if [ ! -f .env ]; then
     sed "s|^SECRET_KEY=.*|SECRET_KEY=$key|" .env.example >.env
     echo "Wrote .env (edit it to change settings)."
 fi
-set -a; source .env; set +a
+# Variables already in the environment win over .env (Django reads .env the same way).
+while IFS='=' read -r key value; do
+    if [[ $key =~ ^[A-Z_][A-Z0-9_]*$ && -z ${!key+set} ]]; then export "$key=$value"; fi
+done <.env
 export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/0}
 source scripts/services.sh
 ensure_redis
