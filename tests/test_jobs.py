@@ -80,3 +80,22 @@ def test_progress_is_written_at_most_once_a_second_per_stage(settings):
 
     assert stored_after_burst == 10.0
     assert Job.objects.get(pk=job.pk).stage == "finalizing"
+
+
+def test_a_restarted_worker_requeues_the_jobs_it_left_running(
+    django_capture_on_commit_callbacks,
+):
+    orphan, elsewhere = JobFactory(), JobFactory()
+    orphan.claim(worker="gpu1@host")
+    elsewhere.claim(worker="gpu2@host")
+
+    with django_capture_on_commit_callbacks() as enqueued:
+        requeued = services.jobs_requeue_orphaned(worker="gpu1@host")
+
+    assert requeued == [orphan]
+    assert len(enqueued) == 1
+    orphan.refresh_from_db()
+    assert (orphan.status, orphan.attempts, orphan.worker) == (JobStatus.QUEUED, 1, "")
+    assert orphan.claim(worker="gpu1@host")
+    assert orphan.attempts == 2
+    assert Job.objects.get(pk=elsewhere.pk).status == JobStatus.RUNNING

@@ -126,6 +126,18 @@ class Job(models.Model):
         self.refresh_from_db()
         return bool(taken)
 
+    def release(self) -> None:
+        """Back to the queue: its worker stopped without finishing it. Attempts are kept."""
+        self.status = JobStatus.QUEUED
+        self.stage = JobStage.QUEUED
+        self.progress = 0
+        self.message = ""
+        self.worker = ""
+        self.heartbeat_at = None
+        self.save(
+            update_fields=["status", "stage", "progress", "message", "worker", "heartbeat_at"]
+        )
+
     def record_progress(self, *, stage: str, progress: float, message: str = "") -> None:
         self.stage = stage
         self.progress = round(max(0.0, min(progress, 100.0)), 1)

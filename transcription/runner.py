@@ -21,6 +21,7 @@ def engine_config() -> EngineConfig:
         device=settings.ASR_DEVICE,
         dtype=settings.ASR_DTYPE,
         max_segment_s=settings.MAX_SEGMENT_S,
+        batch_seconds=settings.BATCH_SECONDS,
         max_audio_s=settings.MAX_AUDIO_HOURS * 3600,
     )
 

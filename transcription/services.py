@@ -143,6 +143,20 @@ def job_retry(*, job: Job) -> Job:
     return job
 
 
+def jobs_requeue_orphaned(*, worker: str) -> list[Job]:
+    """Requeue the jobs a worker of this name left running: it has just (re)started, so whatever
+    it held died with its previous process. The broker may redeliver their tasks too; claiming
+    is atomic, so each job still runs once."""
+    orphans = list(Job.objects.filter(status=JobStatus.RUNNING, worker=worker))
+    for job in orphans:
+        logger.warning("Requeueing job %s, left running by a previous %s", job.pk, worker)
+        with transaction.atomic():
+            job.release()
+            _enqueue_on_commit(job)
+        progress.publish(job)
+    return orphans
+
+
 @transaction.atomic
 def job_store_transcript(
     *, job: Job, language: str, text: str, segments: list[tuple[float, float, str]]
