@@ -119,3 +119,185 @@ def _save_seeded_weights(model_dir: Path) -> None:
         ncpu=torch.get_num_threads(),
     )
     torch.save(model.state_dict(), model_dir / "model.pt")
+
+
+# --- SenseVoice ---
+
+# The tags SenseVoice writes before (and sometimes inside) its text: language, emotion, audio event,
+# text normalisation. They are single pieces of the vocabulary, as in the real model's, so the tiny
+# model emits them too and whoever reads its output must strip them.
+SENSEVOICE_TAGS = [
+    *(f"<|{language}|>" for language in ("zh", "en", "yue", "ja", "ko", "nospeech")),
+    *(
+        f"<|{emotion}|>"
+        for emotion in (
+            "HAPPY",
+            "SAD",
+            "ANGRY",
+            "NEUTRAL",
+            "FEARFUL",
+            "DISGUSTED",
+            "SURPRISED",
+            "EMO_UNKNOWN",
+        )
+    ),
+    *(
+        f"<|{event}|>"
+        for event in (
+            "Speech",
+            "BGM",
+            "Applause",
+            "Laughter",
+            "Cry",
+            "Sneeze",
+            "Breath",
+            "Cough",
+            "Sing",
+            "Speech_Noise",
+            "GBG",
+            "Event_UNK",
+        )
+    ),
+    "<|withitn|>",
+    "<|woitn|>",
+]
+
+# The SentencePiece model is trained on this text at build time: the shared clips' references
+# (English lower-cased) and a few sentences of each language.
+_SENSEVOICE_TEXT = """\
+it was the first great sorrow of his life it was not so much the loss of the cotton itself but \
+the fantasy the hopes the dreams built around it
+after early nightfall the yellow lamps would light up here and there the squalid quarter of the \
+brothels
+one two three
+ever tried ever failed no matter try again fail again fail better
+the meeting starts at nine and ends before lunch
+please send the minutes to everyone on the team
+we recorded the interview in a quiet room last week
+thank you for calling, how can i help you today
+the weather will be cold and windy tomorrow morning
+could you read the last sentence again more slowly
+our train leaves the station at half past seven
+she opened the window and listened to the rain
+numbers such as twenty five and one hundred are spoken slowly
+this recording was made for testing speech recognition
+广州市房地产中介协会分析
+欢迎大家来体验达摩院推出的语音识别模型
+我想问我在滨海新区有房
+砸自己的脚
+今天的会议九点开始，中午之前结束。
+请把会议记录发给团队里的每一个人。
+我们上周在一个安静的房间里录了这段采访。
+感谢您的来电，请问有什么可以帮您？
+明天早上天气很冷，风也很大。
+这段录音是为了测试语音识别而做的。
+"""
+
+# Piece 0 is <unk>, which SenseVoice's CTC treats as its blank; 1 and 2 are <s> and </s>.
+SENSEVOICE_VOCAB_SIZE = 256
+
+_LFR_M = 7
+
+SENSEVOICE_CONFIG = {
+    "model": "SenseVoiceSmall",
+    "model_conf": {"length_normalized_loss": True, "sos": 1, "eos": 2, "ignore_id": -1},
+    "encoder": "SenseVoiceEncoderSmall",
+    "encoder_conf": {
+        "output_size": _DIM,
+        "attention_heads": 4,
+        "linear_units": 128,
+        "num_blocks": 2,
+        "tp_blocks": 0,
+        "dropout_rate": 0.1,
+        "positional_dropout_rate": 0.1,
+        "attention_dropout_rate": 0.1,
+        "input_layer": "pe",
+        "normalize_before": True,
+        "kernel_size": 11,
+        "sanm_shfit": 0,
+        "selfattention_layer_type": "sanm",
+    },
+    "frontend": "WavFrontend",
+    "frontend_conf": {
+        "fs": 16000,
+        "window": "hamming",
+        "n_mels": 80,
+        "frame_length": 25,
+        "frame_shift": 10,
+        "lfr_m": _LFR_M,
+        "lfr_n": 6,
+        "dither": 0.0,
+    },
+    # bpemodel and cmvn_file are filled in by FunASR from bpe.model and am.mvn beside this file.
+    "tokenizer": "SentencepiecesTokenizer",
+    "tokenizer_conf": {"unk_symbol": "<unk>", "split_with_space": True},
+}
+
+# Global CMVN in Kaldi's format: log-mel energies of the shared clips average about 14 with a
+# spread of about 5 (after FunASR scales samples to 16-bit range), so every dimension is shifted
+# by -14 and scaled by 0.2.
+_CMVN_SHIFT = -14.0
+_CMVN_SCALE = 0.2
+
+
+def build_tiny_sensevoice(dst: Path) -> Path:
+    """A SenseVoiceSmall with a 2-layer encoder and a locally trained SentencePiece vocabulary of
+    SENSEVOICE_VOCAB_SIZE pieces (SENSEVOICE_TAGS among them) at `dst`.
+
+    Does nothing when `dst` already exists; built beside it and renamed into place, like
+    build_tiny_paraformer. SenseVoice's `language` and `use_itn` index its own query embedding, not
+    the vocabulary, so they work as in the real model. Two generate() options assume the real
+    25,055-piece vocabulary: `ban_emo_unk=True` indexes piece 25009 (IndexError here), and
+    `output_timestamp=True` drops the first four pieces of the text as the tags the real model
+    starts with (it runs here, but its times and words are meaningless).
+    """
+    if dst.exists():
+        return dst
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(dir=dst.parent, prefix=f".{dst.name}."))
+    try:
+        (work / "config.yaml").write_text(yaml.safe_dump(SENSEVOICE_CONFIG, allow_unicode=True))
+        (work / "bpe.model").write_bytes(_train_sentencepiece())
+        (work / "am.mvn").write_text(_kaldi_cmvn(80 * _LFR_M, _CMVN_SHIFT, _CMVN_SCALE))
+        _save_seeded_weights(work)
+        work.chmod(0o755)  # mkdtemp makes it private; worker processes read it too
+        os.replace(work, dst)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return dst
+
+
+def _train_sentencepiece() -> bytes:
+    """The serialised SentencePiece model; training on one thread makes it reproducible."""
+    import io
+
+    import sentencepiece as spm
+
+    model = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(_SENSEVOICE_TEXT.splitlines()),
+        model_writer=model,
+        model_type="unigram",
+        vocab_size=SENSEVOICE_VOCAB_SIZE,
+        character_coverage=1.0,
+        user_defined_symbols=SENSEVOICE_TAGS,
+        num_threads=1,
+        minloglevel=2,
+    )
+    return model.getvalue()
+
+
+def _kaldi_cmvn(dims: int, shift: float, scale: float) -> str:
+    def row(value: float) -> str:
+        return " ".join([f"{value:g}"] * dims)
+
+    return (
+        "<Nnet>\n"
+        f"<Splice> {dims} {dims}\n"
+        "[ 0 ]\n"
+        f"<AddShift> {dims} {dims}\n"
+        f"<LearnRateCoef> 0 [ {row(shift)} ]\n"
+        f"<Rescale> {dims} {dims}\n"
+        f"<LearnRateCoef> 0 [ {row(scale)} ]\n"
+        "</Nnet>\n"
+    )
