@@ -1,0 +1,112 @@
+"""A full-size SenseVoiceSmall-architecture model with random (seeded) weights, for GPU throughput.
+
+Same network as iic/SenseVoiceSmall (SenseVoiceEncoderSmall: 50 + 20 SAN-M blocks of width 512,
+CTC over a 25,055-token SentencePiece vocabulary, about 234 M parameters), so it costs what the
+real model costs; its text is noise. The real weights cannot be downloaded here, and the
+vocabulary is synthetic: a SentencePiece model written directly (CJK characters and Latin
+pieces), which only has to have the real size.
+"""
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import yaml
+
+VOCAB_SIZE = 25055
+_SPECIALS = ["<unk>", "<s>", "</s>"]
+
+CONFIG = {
+    "model": "SenseVoiceSmall",
+    "model_conf": {"length_normalized_loss": True, "sos": 1, "eos": 2, "ignore_id": -1},
+    "encoder": "SenseVoiceEncoderSmall",
+    "encoder_conf": {
+        "output_size": 512,
+        "attention_heads": 4,
+        "linear_units": 2048,
+        "num_blocks": 50,
+        "tp_blocks": 20,
+        "dropout_rate": 0.1,
+        "positional_dropout_rate": 0.1,
+        "attention_dropout_rate": 0.1,
+        "input_layer": "pe",
+        "normalize_before": True,
+        "kernel_size": 11,
+        "sanm_shfit": 0,
+        "selfattention_layer_type": "sanm",
+    },
+    "tokenizer": "SentencepiecesTokenizer",
+    "tokenizer_conf": {"bpemodel": None, "unk_symbol": "<unk>", "split_with_space": True},
+    "frontend": "WavFrontend",
+    "frontend_conf": {
+        "fs": 16000,
+        "window": "hamming",
+        "n_mels": 80,
+        "frame_length": 25,
+        "frame_shift": 10,
+        "lfr_m": 7,
+        "lfr_n": 6,
+    },
+}
+
+
+def build_random_sensevoice(dst: Path) -> Path:
+    """The model folder at `dst` (config.yaml, bpe.model, model.pt), built unless it exists."""
+    if dst.exists():
+        return dst
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(dir=dst.parent, prefix=f".{dst.name}."))
+    try:
+        (work / "config.yaml").write_text(yaml.safe_dump(CONFIG))
+        (work / "bpe.model").write_bytes(_sentencepiece_model(VOCAB_SIZE))
+        _save_seeded_weights(work)
+        work.chmod(0o755)
+        os.replace(work, dst)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return dst
+
+
+def _sentencepiece_model(size: int) -> bytes:
+    """A serialized unigram SentencePiece model of exactly `size` pieces."""
+    from sentencepiece import sentencepiece_model_pb2 as sp_pb2
+
+    model = sp_pb2.ModelProto()
+    model.trainer_spec.model_type = sp_pb2.TrainerSpec.UNIGRAM
+    model.trainer_spec.vocab_size = size
+    model.normalizer_spec.name = "identity"
+    model.normalizer_spec.add_dummy_prefix = True
+    kinds = {"<unk>": sp_pb2.ModelProto.SentencePiece.UNKNOWN}
+    for index, text in enumerate(_piece_texts(size)):
+        piece = model.pieces.add()
+        piece.piece = text
+        piece.score = -float(index)
+        piece.type = kinds.get(text, sp_pb2.ModelProto.SentencePiece.NORMAL)
+        if text in _SPECIALS[1:]:
+            piece.type = sp_pb2.ModelProto.SentencePiece.CONTROL
+    return model.SerializeToString()
+
+
+def _piece_texts(size: int) -> list[str]:
+    cjk = [chr(code) for code in range(0x4E00, 0xA000)]
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    latin = [f"\u2581{a}" for a in letters] + [f"\u2581{a}{b}" for a in letters for b in letters]
+    latin += [f"\u2581{a}{b}{c}" for a in letters for b in letters for c in letters]
+    return (_SPECIALS + cjk + latin)[:size]
+
+
+def _save_seeded_weights(model_dir: Path) -> None:
+    import torch
+    from funasr import AutoModel
+
+    # As tests/tiny_models.py does: an empty state dict lets FunASR build the network, seeded.
+    torch.save({}, model_dir / "model.pt")
+    model, _ = AutoModel.build_model(
+        model=str(model_dir),
+        device="cpu",
+        disable_update=True,
+        seed=0,
+        ncpu=torch.get_num_threads(),
+    )
+    torch.save(model.state_dict(), model_dir / "model.pt")
