@@ -6,6 +6,7 @@ that names "cpu" pays nothing.
 
 import os
 import re
+import sys
 
 from gpu_engine.types import EngineError
 
@@ -16,6 +17,13 @@ DTYPES = ("fp32", "fp16", "bf16")
 _WHISPER_COMPUTE_TYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
 
 _CUDA_PATTERN = re.compile(r"^cuda(?::(\d+))?$")
+
+# Default audio seconds per model call. On CPU: 8 Whisper windows, where faster-whisper's batching
+# stopped gaining on 2 cores (16 was no faster and holds twice the memory and latency). On CUDA:
+# 32 windows; Whisper large-v3 with beam 5 keeps about 1.2 GB of cross-attention cache per clip,
+# so 64 would fill an 80 GB GPU. A batch that still runs out of memory is halved and retried.
+CPU_BATCH_SECONDS = 240.0
+CUDA_BATCH_SECONDS = 960.0
 
 
 def resolve_device(setting: str) -> str:
@@ -85,3 +93,26 @@ def cpu_threads(requested: int) -> int:
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
     return os.cpu_count() or 1
+
+
+def batch_seconds(requested: float, device: str) -> float:
+    """Audio seconds per model call: the BATCH_SECONDS setting, or the device's default when 0."""
+    if requested > 0:
+        return requested
+    return CUDA_BATCH_SECONDS if device.startswith("cuda") else CPU_BATCH_SECONDS
+
+
+def clear_cache() -> int:
+    """Return torch's cached, unused CUDA memory to the driver; the bytes freed (0 without CUDA).
+
+    torch is not imported for this: a process that never imported it holds no torch cache, and
+    the web process must stay free of torch. CTranslate2 (Whisper) keeps its own cache, which it
+    does not let go of.
+    """
+    torch = sys.modules.get("torch")
+    if torch is None or not torch.cuda.is_initialized():
+        return 0
+    devices = range(torch.cuda.device_count())
+    before = sum(torch.cuda.memory_reserved(index) for index in devices)
+    torch.cuda.empty_cache()
+    return before - sum(torch.cuda.memory_reserved(index) for index in devices)

@@ -213,7 +213,7 @@ def _open_whisper(preset: str, path: Path, device: str, compute_type: str, threa
         )
     except Exception as error:
         raise ModelUnavailableError(
-            f"The model {preset!r} could not be loaded from {path}: {_first_line(error)}"
+            f"The model {preset!r} could not be loaded from {path}: {first_line(error)}"
         ) from error
 
 
@@ -273,7 +273,7 @@ def _open_funasr(
             **dtype_options,
         )
     except Exception as error:
-        reason = _first_line(error)
+        reason = first_line(error)
         # FunASR's registry answers an unknown model class with "is not registered" and an
         # unknown encoder, decoder, ... with None, which then fails to be called.
         if "is not registered" in reason or "'NoneType' object is not callable" in reason:
@@ -286,11 +286,11 @@ def _open_funasr(
 def _download_failed(preset: str, source: str, error: Exception) -> ModelUnavailableError:
     return ModelUnavailableError(
         f"The model {preset!r} is not on this worker and could not be downloaded from {source} "
-        f"(no network access to the model hub, or no such model): {_first_line(error)}"
+        f"(no network access to the model hub, or no such model): {first_line(error)}"
     )
 
 
-def _first_line(error: BaseException) -> str:
+def first_line(error: BaseException) -> str:
     """The start of a library's error message: enough to tell causes apart, short enough to show."""
     lines = str(error).strip().splitlines()
     line = lines[0] if lines else type(error).__name__

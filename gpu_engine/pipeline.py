@@ -7,7 +7,9 @@ from pathlib import Path
 import numpy as np
 
 from gpu_engine.audio import SAMPLE_RATE, decode_audio
-from gpu_engine.backends import ClipResult, RecognitionBackend, backend_for
+from gpu_engine.backends import RecognitionBackend, backend_for
+from gpu_engine.batcher import Batcher, batcher_for
+from gpu_engine.clips import ClipResult
 from gpu_engine.types import (
     CancelCheck,
     EngineConfig,
@@ -38,20 +40,26 @@ def transcribe_file(
     should_cancel: CancelCheck,
 ) -> TranscriptResult:
     """Transcribe `path` with the preset `options.model`, reporting stages through `on_progress`
-    and stopping with JobCancelled between clips once `should_cancel()` says so."""
+    and stopping with JobCancelled between clips once `should_cancel()` says so.
+
+    Runs in the caller's thread except for the model itself: the clips go to the model's batcher,
+    shared with the other jobs of this process.
+    """
     backend = backend_for(options.model, config, on_progress)
+    batcher = batcher_for(backend, config)
     on_progress("decoding", 0.0, "Decoding the audio")
     audio = decode_audio(path, max_seconds=config.max_audio_s)
     duration = len(audio) / SAMPLE_RATE
-    _stop_if_cancelled(should_cancel)
+    if should_cancel():
+        raise JobCancelled()
     on_progress("segmenting", _SEGMENTING_AT, "Finding speech")
     clips = plan_segments(
         detect_speech(audio, threads=config.cpu_threads),
-        max_segment_s=config.max_segment_s,
+        max_segment_s=min(config.max_segment_s, backend.max_clip_s),
         merge_up_to_s=backend.pack_seconds,
         min_segment_s=MIN_SEGMENT_S,
     )
-    results = _recognize(backend, audio, clips, options, on_progress, should_cancel)
+    results = _recognize(backend, batcher, audio, clips, options, on_progress, should_cancel)
     on_progress("finalizing", _FINALIZING_AT, "Assembling the transcript")
     return TranscriptResult(
         language=_file_language(options, clips, results),
@@ -62,29 +70,31 @@ def transcribe_file(
 
 def _recognize(
     backend: RecognitionBackend,
+    batcher: Batcher,
     audio: np.ndarray,
     clips: list[Span],
     options: JobOptions,
     on_progress: ProgressCallback,
     should_cancel: CancelCheck,
 ) -> list[ClipResult]:
+    """Each clip's result, in order; progress advances as this job's clips finish."""
+    prepared = (backend.prepare(_cut(audio, span), options) for span in clips)
     speech = sum(end - start for start, end in clips)
     done = 0.0
-    results = []
+    results: dict[int, ClipResult] = {}
     on_progress("transcribing", _TRANSCRIBING_FROM, f"0 of {len(clips)} parts")
-    for number, (start, end) in enumerate(clips, 1):
-        _stop_if_cancelled(should_cancel)
-        clip = audio[round(start * SAMPLE_RATE) : round(end * SAMPLE_RATE)]
-        results.extend(backend.recognize([clip], options))
+    for index, result in batcher.results(prepared, should_cancel=should_cancel):
+        results[index] = result
+        start, end = clips[index]
         done += end - start
         percent = _TRANSCRIBING_FROM + (_FINALIZING_AT - _TRANSCRIBING_FROM) * done / speech
-        on_progress("transcribing", percent, f"{number} of {len(clips)} parts")
-    return results
+        on_progress("transcribing", percent, f"{len(results)} of {len(clips)} parts")
+    return [results[index] for index in range(len(clips))]
 
 
-def _stop_if_cancelled(should_cancel: CancelCheck) -> None:
-    if should_cancel():
-        raise JobCancelled()
+def _cut(audio: np.ndarray, span: Span) -> np.ndarray:
+    start, end = span
+    return audio[round(start * SAMPLE_RATE) : round(end * SAMPLE_RATE)]
 
 
 def _absolute_segments(

@@ -17,6 +17,9 @@ class EngineConfig:
     max_audio_s: float = 6 * 3600.0
     # Threads for CPU inference; 0 means every core this process may use.
     cpu_threads: int = 0
+    # Audio seconds one model call may take, clips from all jobs together; a Whisper clip costs a
+    # whole 30 s window. 0 picks a default for the device (see device.batch_seconds).
+    batch_seconds: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 import functools
 import importlib.util
 import math
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -19,6 +20,10 @@ Span = tuple[float, float]
 # long). A fixed 800 ms gives one segment per spoken stretch there (12 segments).
 VAD_OPTIONS: dict[str, int] = {"max_end_silence_time": 800}
 
+# funasr.AutoModel keeps per-call options in the model object, so one instance must not run in
+# two job threads at once. The VAD is quick (about 1/100 of real time): jobs take turns.
+_vad_lock = threading.Lock()
+
 
 def detect_speech(audio: np.ndarray, *, threads: int = 0) -> list[Span]:
     """Speech spans (start, end) in seconds of 16 kHz mono `audio`, in order.
@@ -27,7 +32,8 @@ def detect_speech(audio: np.ndarray, *, threads: int = 0) -> list[Span]:
     """
     if len(audio) == 0:
         return []
-    result = _vad_model(cpu_threads(threads)).generate(input=audio, **VAD_OPTIONS)
+    with _vad_lock:
+        result = _vad_model(cpu_threads(threads)).generate(input=audio, **VAD_OPTIONS)
     return [(start / 1000, end / 1000) for start, end in result[0]["value"]]
 
 

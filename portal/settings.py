@@ -164,6 +164,11 @@ ASR_DEVICE = env("ASR_DEVICE", default="auto")
 ASR_DTYPE = env("ASR_DTYPE", default="fp16")
 MODEL_CACHE_DIR = Path(env("MODEL_CACHE_DIR", default=str(DATA_DIR / "models")))
 MAX_SEGMENT_S = env.float("MAX_SEGMENT_S", default=30)
+# Audio seconds per model call, clips of all running jobs together (a Whisper clip counts 30 s);
+# 0 picks 240 on CPU and 960 on CUDA (gpu_engine/device.py says why).
+BATCH_SECONDS = env.float("BATCH_SECONDS", default=0)
+# Jobs one worker runs at once (its Celery thread pool): their clips share the model's batches.
+WORKER_SLOTS = env.int("WORKER_SLOTS", default=4)
 # Progress is written to the database at most this often per job.
 PROGRESS_MIN_INTERVAL_S = env.float("PROGRESS_MIN_INTERVAL_S", default=1.0)
 

@@ -23,8 +23,9 @@ mkdir -p "${DATA_DIR:-data}"
 .venv/bin/python manage.py collectstatic --noinput -v0
 .venv/bin/python manage.py ensure_admin
 
-# One process, one model: the worker runs jobs in turn and keeps the model loaded.
-.venv/bin/celery -A portal worker --pool=solo --loglevel=INFO -Q "${CELERY_QUEUE:-transcription}" &
+# One process, one model: WORKER_SLOTS jobs run at once in threads, their clips batched together.
+.venv/bin/celery -A portal worker --pool=threads --concurrency="${WORKER_SLOTS:-4}" --loglevel=INFO \
+    -Q "${CELERY_QUEUE:-transcription}" &
 worker=$!
 trap 'kill $worker 2>/dev/null; wait $worker 2>/dev/null' EXIT INT TERM
 echo "Voxa on http://${WEB_HOST:-127.0.0.1}:${WEB_PORT:-8000}/ (Ctrl-C stops web and worker)"

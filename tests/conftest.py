@@ -109,13 +109,14 @@ def _stop(process: subprocess.Popen) -> None:
 
 @pytest.fixture(scope="session")
 def celery_worker(process_env, tmp_path_factory) -> Iterator[str]:
-    """A real worker process, as production runs it: one process, one model, jobs in turn."""
+    """A real worker process, as production runs it: one process, one model, jobs in threads."""
     from portal.celery import app
 
     name = f"test-worker-{os.getpid()}@localhost"
     log = tmp_path_factory.mktemp("worker") / "worker.log"
     command = [
-        sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool=solo",
+        sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool=threads",
+        f"--concurrency={settings.WORKER_SLOTS}",
         "--loglevel=INFO", "--without-gossip", "--without-mingle", "-n", name,
         "-Q", settings.CELERY_TASK_DEFAULT_QUEUE,
     ]  # fmt: skip

@@ -131,9 +131,7 @@ def test_upload_transcribe_play_and_export(
     expect(history_row.get_by_test_id("status-cell")).to_contain_text("Done")
 
 
-def test_pages_follow_a_job_live_without_reloading(
-    portal_server, django_user_model, page
-):
+def test_pages_follow_a_job_live_without_reloading(portal_server, django_user_model, page):
     user = django_user_model.objects.create_user("dave", password=PASSWORD)
     job = JobFactory(recording__owner=user, recording__name="standup.wav")
     log_in(page, portal_server, "dave")
@@ -166,9 +164,7 @@ def test_pages_follow_a_job_live_without_reloading(
     expect(rows.first.locator("b")).to_have_count(0)
 
 
-def test_progress_is_polled_while_the_websocket_is_down(
-    portal_server, django_user_model, page
-):
+def test_progress_is_polled_while_the_websocket_is_down(portal_server, django_user_model, page):
     user = django_user_model.objects.create_user("erin", password=PASSWORD)
     job = JobFactory(recording__owner=user)
 

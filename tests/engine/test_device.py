@@ -2,6 +2,8 @@ import pytest
 import torch
 
 from gpu_engine.device import (
+    batch_seconds,
+    clear_cache,
     cpu_threads,
     funasr_dtype_options,
     resolve_device,
@@ -60,3 +62,15 @@ def test_unknown_dtype_is_rejected() -> None:
 def test_threads_default_to_every_usable_core() -> None:
     assert cpu_threads(3) == 3
     assert cpu_threads(0) >= 1
+
+
+def test_batches_default_to_the_device_and_follow_the_setting() -> None:
+    assert batch_seconds(0, "cpu") == 240
+    assert batch_seconds(0, "mps") == 240
+    assert batch_seconds(0, "cuda:0") == 960
+    assert batch_seconds(90, "cuda:0") == 90
+
+
+@no_cuda
+def test_clearing_the_cache_without_cuda_frees_nothing() -> None:
+    assert clear_cache() == 0

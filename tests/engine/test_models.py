@@ -1,5 +1,6 @@
 import hashlib
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -46,6 +47,20 @@ def test_loaded_model_is_kept_for_the_next_job(engine_config: EngineConfig) -> N
     first = load_whisper("whisper-base", source, engine_config, ProgressLog())
 
     assert load_whisper("whisper-base", source, engine_config, ProgressLog()) is first
+
+
+def test_jobs_starting_together_load_a_model_once(
+    tmp_path: Path, engine_config: EngineConfig, tiny_paraformer_dir: Path
+) -> None:
+    # A copy: a source no earlier test loaded.
+    source = str(shutil.copytree(tiny_paraformer_dir, tmp_path / "model"))
+
+    with ThreadPoolExecutor(3) as pool:
+        models = list(
+            pool.map(lambda _: load_funasr("copy", source, engine_config, ProgressLog()), range(3))
+        )
+
+    assert models[0] is models[1] is models[2]
 
 
 def test_unknown_preset_is_unavailable(engine_config: EngineConfig) -> None:

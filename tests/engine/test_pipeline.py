@@ -6,7 +6,9 @@ import pytest
 import zhconv
 
 from gpu_engine.audio import SAMPLE_RATE, decode_audio
-from gpu_engine.backends import ClipResult, backend_for
+from gpu_engine.backends import backend_for
+from gpu_engine.clips import ClipResult
+from gpu_engine.funasr_backend import FunASRBackend
 from gpu_engine.pipeline import MIN_SEGMENT_S, transcribe_file
 from gpu_engine.types import (
     EngineConfig,
@@ -113,9 +115,11 @@ def test_funasr_job_segments_follow_the_speech_detector(
     assert transcribing == [f"{done} of 12 parts" for done in range(13)]
 
 
-def test_cancelled_job_stops_between_clips(engine_config: EngineConfig) -> None:
+def test_cancelled_job_stops_at_its_next_clip(engine_config: EngineConfig) -> None:
     progress = ProgressLog()
-    checks = iter([False, False, False, True])
+
+    def cancelled_after_two_clips() -> bool:
+        return progress.reports[-1][2] == "2 of 12 parts"
 
     with pytest.raises(JobCancelled):
         transcribe_file(
@@ -123,10 +127,10 @@ def test_cancelled_job_stops_between_clips(engine_config: EngineConfig) -> None:
             JobOptions(model=TINY_PARAFORMER),
             engine_config,
             on_progress=progress,
-            should_cancel=lambda: next(checks),
+            should_cancel=cancelled_after_two_clips,
         )
 
-    # One check after decoding, then one before each clip: two clips ran, the third never did.
+    # The twelve clips may all finish in one batch; no result is reported after the cancel.
     assert progress.reports[-1][2] == "2 of 12 parts"
 
 
@@ -134,35 +138,32 @@ def test_funasr_batch_maps_results_back_to_their_clips(
     engine_config: EngineConfig, long_pauses: np.ndarray
 ) -> None:
     backend = backend_for(TINY_PARAFORMER, engine_config, ProgressLog())
+    options = JobOptions(model=TINY_PARAFORMER)
     clips = [
         long_pauses[: 3 * SAMPLE_RATE],
         long_pauses[:800],  # 50 ms: decodes to nothing, and FunASR leaves it out of its results
         long_pauses[20 * SAMPLE_RATE : 30 * SAMPLE_RATE],
     ]
 
-    results = backend.recognize(clips, JobOptions(model=TINY_PARAFORMER))
+    results = backend.recognize_batch([backend.prepare(clip, options) for clip in clips])
 
     assert [r.pieces[0][:2] if r.pieces else None for r in results] == [
         (0.0, 3.0),
         None,
         (0.0, 10.0),
     ]
-    alone = backend.recognize([clips[2]], JobOptions(model=TINY_PARAFORMER))
+    alone = backend.recognize_batch([backend.prepare(clips[2], options)])
     assert alone[0].pieces[0][:2] == (0.0, 10.0)
 
 
-def test_funasr_text_loses_sensevoice_tags_and_follows_the_language(
-    engine_config: EngineConfig,
-) -> None:
-    backend = backend_for(TINY_PARAFORMER, engine_config, ProgressLog())
+def test_funasr_text_loses_sensevoice_tags_and_follows_the_language() -> None:
     raw = "<|zh|><|NEUTRAL|><|Speech|><|woitn|>歡迎大家"
 
-    assert backend._clip_result(raw, 2.0, JobOptions(model=TINY_PARAFORMER)) == ClipResult(
+    assert FunASRBackend.clip_result(raw, 2.0, "auto") == ClipResult(
         language="zh", pieces=[(0.0, 2.0, "欢迎大家")]
     )
-    traditional = JobOptions(model=TINY_PARAFORMER, language="zh-TW")
-    assert backend._clip_result(raw, 2.0, traditional).pieces == [(0.0, 2.0, "歡迎大家")]
-    assert backend._clip_result("", 2.0, traditional) == ClipResult(language="zh", pieces=[])
+    assert FunASRBackend.clip_result(raw, 2.0, "zh-TW").pieces == [(0.0, 2.0, "歡迎大家")]
+    assert FunASRBackend.clip_result("", 2.0, "zh-TW") == ClipResult(language="zh", pieces=[])
 
 
 def test_job_with_no_speech_has_no_segments(engine_config: EngineConfig, tmp_path: Path) -> None:

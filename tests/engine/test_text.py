@@ -1,4 +1,4 @@
-from gpu_engine.backends import _hotword_option
+from gpu_engine.funasr_backend import _hotword_option
 from gpu_engine.text import chinese_script, model_language
 
 

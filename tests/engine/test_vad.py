@@ -1,3 +1,5 @@
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 
@@ -133,3 +135,14 @@ def test_fsmn_vad_finds_one_span_per_spoken_stretch(long_pauses: np.ndarray) -> 
 def test_fsmn_vad_finds_nothing_in_silence() -> None:
     assert detect_speech(np.zeros(5 * SAMPLE_RATE, dtype=np.float32)) == []
     assert detect_speech(np.zeros(0, dtype=np.float32)) == []
+
+
+def test_jobs_detecting_speech_at_once_get_what_each_gets_alone() -> None:
+    files = ["long_pauses_70s.wav", "en_two_cities_44s.wav", "zh_funasr_asr_example.wav"]
+    audio = [decode_audio(speech(name), max_seconds=600) for name in files]
+    alone = [detect_speech(samples) for samples in audio]
+
+    with ThreadPoolExecutor(3) as pool:
+        together = list(pool.map(detect_speech, audio))
+
+    assert together == alone
