@@ -25,9 +25,15 @@ from gpu_engine.vad import Span, detect_speech, plan_segments
 # recognisers do poorly on fragments.
 MIN_SEGMENT_S = 1.0
 
+# Speech that starts this long after the last text a packed clip produced was skipped by the
+# model (Whisper can close a window after its first sentence): it is decoded again on its own.
+# Whisper's timestamps drift by well under this, so text it did produce is not decoded twice.
+TAIL_TOLERANCE_S = 1.0
+
 # Where each stage starts on the job's 0-100 progress scale; transcribing fills the rest.
 _SEGMENTING_AT = 5.0
 _TRANSCRIBING_FROM = 10.0
+_RETRYING_FROM = 90.0
 _FINALIZING_AT = 95.0
 
 
@@ -53,13 +59,20 @@ def transcribe_file(
     if should_cancel():
         raise JobCancelled()
     on_progress("segmenting", _SEGMENTING_AT, "Finding speech")
+    spans = detect_speech(audio, threads=config.cpu_threads)
     clips = plan_segments(
-        detect_speech(audio, threads=config.cpu_threads),
+        spans,
         max_segment_s=min(config.max_segment_s, backend.max_clip_s),
         merge_up_to_s=backend.pack_seconds,
         min_segment_s=MIN_SEGMENT_S,
     )
-    results = _recognize(backend, batcher, audio, clips, options, on_progress, should_cancel)
+    stages = Stages(on_progress, should_cancel)
+    results = stages.recognize(backend, batcher, audio, clips, options, _TRANSCRIBING_FROM)
+    retries = _skipped_tails(clips, results, spans)
+    while retries:
+        retried = stages.recognize(backend, batcher, audio, retries, options, _RETRYING_FROM)
+        clips, results = clips + retries, results + retried
+        retries = _skipped_tails(retries, retried, spans)
     on_progress("finalizing", _FINALIZING_AT, "Assembling the transcript")
     return TranscriptResult(
         language=_file_language(options, clips, results),
@@ -68,28 +81,59 @@ def transcribe_file(
     )
 
 
-def _recognize(
-    backend: RecognitionBackend,
-    batcher: Batcher,
-    audio: np.ndarray,
-    clips: list[Span],
-    options: JobOptions,
-    on_progress: ProgressCallback,
-    should_cancel: CancelCheck,
-) -> list[ClipResult]:
-    """Each clip's result, in order; progress advances as this job's clips finish."""
-    prepared = (backend.prepare(_cut(audio, span), options) for span in clips)
-    speech = sum(end - start for start, end in clips)
-    done = 0.0
-    results: dict[int, ClipResult] = {}
-    on_progress("transcribing", _TRANSCRIBING_FROM, f"0 of {len(clips)} parts")
-    for index, result in batcher.results(prepared, should_cancel=should_cancel):
-        results[index] = result
-        start, end = clips[index]
-        done += end - start
-        percent = _TRANSCRIBING_FROM + (_FINALIZING_AT - _TRANSCRIBING_FROM) * done / speech
-        on_progress("transcribing", percent, f"{len(results)} of {len(clips)} parts")
-    return [results[index] for index in range(len(clips))]
+class Stages:
+    """The job's side of recognition: its clips go to the batcher, progress comes back as they
+    finish, within this stage's share of the 0-100 scale."""
+
+    def __init__(self, on_progress: ProgressCallback, should_cancel: CancelCheck) -> None:
+        self.on_progress = on_progress
+        self.should_cancel = should_cancel
+
+    def recognize(
+        self,
+        backend: RecognitionBackend,
+        batcher: Batcher,
+        audio: np.ndarray,
+        clips: list[Span],
+        options: JobOptions,
+        starting_at: float,
+    ) -> list[ClipResult]:
+        """Each clip's result, in order."""
+        prepared = (backend.prepare(_cut(audio, span), options) for span in clips)
+        speech = sum(end - start for start, end in clips)
+        share = (_RETRYING_FROM if starting_at < _RETRYING_FROM else _FINALIZING_AT) - starting_at
+        done = 0.0
+        results: dict[int, ClipResult] = {}
+        self.on_progress("transcribing", starting_at, f"0 of {len(clips)} parts")
+        for index, result in batcher.results(prepared, should_cancel=self.should_cancel):
+            results[index] = result
+            start, end = clips[index]
+            done += end - start
+            self.on_progress(
+                "transcribing",
+                starting_at + share * done / speech,
+                f"{len(results)} of {len(clips)} parts",
+            )
+        return [results[index] for index in range(len(clips))]
+
+
+def _skipped_tails(clips: list[Span], results: list[ClipResult], spans: list[Span]) -> list[Span]:
+    """For each packed clip whose text stops before speech the VAD found later in it: the clip
+    again from the first such speech to its end. Each retry starts later than its clip, so
+    retrying ends."""
+    tails = []
+    for (clip_start, clip_end), result in zip(clips, results, strict=True):
+        if not result.pieces:
+            continue  # silence, or nothing the model could read: a retry would say the same
+        decoded_until = clip_start + max(end for _, end, _ in result.pieces)
+        skipped = [
+            start
+            for start, end in spans
+            if start >= decoded_until + TAIL_TOLERANCE_S and end <= clip_end
+        ]
+        if skipped:
+            tails.append((min(skipped), clip_end))
+    return tails
 
 
 def _cut(audio: np.ndarray, span: Span) -> np.ndarray:

@@ -9,7 +9,7 @@ from gpu_engine.audio import SAMPLE_RATE, decode_audio
 from gpu_engine.backends import backend_for
 from gpu_engine.clips import ClipResult
 from gpu_engine.funasr_backend import FunASRBackend
-from gpu_engine.pipeline import MIN_SEGMENT_S, transcribe_file
+from gpu_engine.pipeline import MIN_SEGMENT_S, _skipped_tails, transcribe_file
 from gpu_engine.types import (
     EngineConfig,
     JobCancelled,
@@ -199,3 +199,26 @@ def test_unknown_model_fails_the_job_before_decoding(engine_config: EngineConfig
             should_cancel=never,
         )
     assert progress.reports == []
+
+
+def test_speech_a_packed_clip_left_undecoded_is_retried_from_its_first_skipped_span() -> None:
+    spans = [(10.0, 14.8), (19.6, 21.2), (22.2, 24.8), (37.9, 39.5)]
+    clips = [(10.0, 24.8), (37.9, 39.5)]
+    # Whisper closed the first window after its first sentence; the second clip is complete.
+    results = [
+        ClipResult(language="zh", pieces=[(0.0, 5.0, "欢迎大家来体验")]),
+        ClipResult(language="zh", pieces=[(0.0, 1.6, "砸自己的脚")]),
+    ]
+
+    assert _skipped_tails(clips, results, spans) == [(19.6, 24.8)]
+
+
+def test_a_clip_decoded_to_its_end_or_to_nothing_is_not_retried() -> None:
+    spans = [(0.0, 4.0), (5.0, 9.0)]
+    clips = [(0.0, 9.0)]
+    # Timestamps drift a little: text ending under TAIL_TOLERANCE_S before a span still covers it.
+    drifted = [ClipResult(language="en", pieces=[(0.0, 4.5, "a"), (4.5, 8.2, "b")])]
+    silent = [ClipResult(language="en", pieces=[])]
+
+    assert _skipped_tails(clips, drifted, spans) == []
+    assert _skipped_tails(clips, silent, spans) == []
