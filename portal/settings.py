@@ -136,6 +136,10 @@ JOB_MAX_ATTEMPTS = env.int("JOB_MAX_ATTEMPTS", default=3)
 JOB_STALE_AFTER_S = env.int("JOB_STALE_AFTER_S", default=600)
 # Hard limit for one job: room for the longest audio allowed at a slow CPU pace.
 JOB_TIME_LIMIT_S = env.int("JOB_TIME_LIMIT_S", default=int(600 + MAX_AUDIO_HOURS * 3600 * 2))
+# Each job's own limit, scaled to its audio and counted from the end of any model download;
+# the worker enforces it itself (the threads pool does not apply Celery's time limits).
+JOB_TIME_BASE_S = env.int("JOB_TIME_BASE_S", default=900)
+JOB_TIME_PER_AUDIO_S = env.float("JOB_TIME_PER_AUDIO_S", default=2.0)
 _visibility_timeout = int(JOB_TIME_LIMIT_S * 1.5)
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_RESULT_BACKEND = None

@@ -99,3 +99,23 @@ def test_a_restarted_worker_requeues_the_jobs_it_left_running(
     assert orphan.claim(worker="gpu1@host")
     assert orphan.attempts == 2
     assert Job.objects.get(pk=elsewhere.pk).status == JobStatus.RUNNING
+
+
+def test_a_job_past_its_time_limit_is_stopped_with_that_reason(settings):
+    settings.JOB_TIME_BASE_S, settings.JOB_TIME_PER_AUDIO_S = 0, 0.0
+    job = JobFactory()
+    job.claim(worker="w")
+    reporter = runner.JobReporter(job)
+    reporter("downloading_model", 0.0)  # a download does not start the clock
+    assert reporter.deadline is None
+
+    reporter("decoding", 0.0)
+
+    with pytest.raises(runner.JobTimedOut, match="0-minute limit"):
+        reporter.should_cancel()
+
+
+def test_time_limit_scales_with_the_audio(settings):
+    settings.JOB_TIME_BASE_S, settings.JOB_TIME_PER_AUDIO_S = 900, 2.0
+
+    assert runner.job_time_limit(JobFactory(recording__duration_s=3600)) == 900 + 7200

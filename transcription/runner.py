@@ -26,18 +26,32 @@ def engine_config() -> EngineConfig:
     )
 
 
+class JobTimedOut(EngineError):
+    pass
+
+
+def job_time_limit(job: Job) -> float:
+    audio_s = job.recording.duration_s or settings.MAX_AUDIO_HOURS * 3600
+    limit = settings.JOB_TIME_BASE_S + settings.JOB_TIME_PER_AUDIO_S * audio_s
+    return min(limit, settings.JOB_TIME_LIMIT_S)
+
+
 class JobReporter:
     """Writes progress at most about once a second per job (and on every stage change), and
-    answers whether the user cancelled, reading the database no more often."""
+    answers whether the user cancelled, reading the database no more often. Also the job's
+    clock: past its time limit it stops the job, which is then failed with that reason."""
 
     def __init__(self, job: Job) -> None:
         self.job = job
         self.last_write = 0.0
         self.last_cancel_check = 0.0
         self.cancelled = False
+        self.deadline: float | None = None
 
     def __call__(self, stage: str, percent: float, message: str = "") -> None:
         now = time.monotonic()
+        if self.deadline is None and stage != JobStage.DOWNLOADING_MODEL:
+            self.deadline = now + job_time_limit(self.job)
         if stage == self.job.stage and now - self.last_write < settings.PROGRESS_MIN_INTERVAL_S:
             return
         self.last_write = now
@@ -46,6 +60,11 @@ class JobReporter:
 
     def should_cancel(self) -> bool:
         now = time.monotonic()
+        if self.deadline is not None and now > self.deadline:
+            minutes = job_time_limit(self.job) / 60
+            raise JobTimedOut(
+                f"The job took longer than its {minutes:.0f}-minute limit and was stopped."
+            )
         if not self.cancelled and now - self.last_cancel_check >= settings.PROGRESS_MIN_INTERVAL_S:
             self.last_cancel_check = now
             self.cancelled = self.job.cancel_was_requested()
