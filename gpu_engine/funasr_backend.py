@@ -11,17 +11,25 @@ import numpy as np
 
 from gpu_engine.audio import SAMPLE_RATE
 from gpu_engine.clips import ClipResult
+from gpu_engine.itn import inverse_normalize
 from gpu_engine.text import chinese_script, model_language
 from gpu_engine.types import JobOptions
 
-# SenseVoice starts its output with a language tag such as <|zh|>.
+# SenseVoice starts its output with tags: language (<|zh|>), emotion, event, ITN. The language is
+# kept; all are stripped from the text (funasr's own post-processing turns emotions and events
+# into emoji, which have no place in a meeting transcript).
 _LANGUAGE_TAG = re.compile(r"<\|(zh|en|yue|ja|ko)\|>")
+_ANY_TAG = re.compile(r"<\|[^|<>]*\|>")
+# Model classes that write numbers as digits themselves when asked (use_itn / itn); for the
+# others (Paraformer...) the engine applies WeTextProcessing's ITN to their text.
+NATIVE_ITN_MODELS = frozenset({"SenseVoiceSmall", "FunASRNano"})
 
 
 @dataclass(frozen=True, eq=False)
 class FunASRClip:
     audio: np.ndarray
     requested: str  # the job's language setting, which decides the script of Chinese text
+    itn: bool  # numbers as digits, by the engine (the model's own ITN is in the group)
     # generate()'s options as sorted (name, value) pairs: they apply to a whole call, so they are
     # the group.
     group: tuple[tuple[str, Any], ...]
@@ -46,15 +54,19 @@ class FunASRBackend:
     def __init__(self, preset: str, model: Any) -> None:  # funasr.AutoModel
         self.preset = preset
         self.model = model
+        self.native_itn = type(model.model).__name__ in NATIVE_ITN_MODELS
 
     def prepare(self, clip: np.ndarray, options: JobOptions) -> FunASRClip:
         generate_options = {
             "language": model_language(options.language) or "auto",
-            "use_itn": options.itn,
+            "use_itn": options.itn and self.native_itn,
             **_hotword_option(options.hotwords),
         }
         return FunASRClip(
-            audio=clip, requested=options.language, group=tuple(sorted(generate_options.items()))
+            audio=clip,
+            requested=options.language,
+            itn=options.itn and not self.native_itn,
+            group=tuple(sorted(generate_options.items())),
         )
 
     def recognize_batch(self, clips: Sequence[FunASRClip]) -> list[ClipResult]:
@@ -69,20 +81,20 @@ class FunASRBackend:
         )
         texts = {result["key"]: result.get("text", "") for result in results if "key" in result}
         return [
-            self.clip_result(texts.get(key, ""), clip.seconds, clip.requested)
+            self.clip_result(texts.get(key, ""), clip)
             for key, clip in zip(keys, clips, strict=True)
         ]
 
     @staticmethod
-    def clip_result(raw: str, seconds: float, requested: str) -> ClipResult:
-        """The clip's text without SenseVoice's tags, in the script the job asked for."""
-        from funasr.utils.postprocess_utils import rich_transcription_postprocess
-
+    def clip_result(raw: str, clip: FunASRClip) -> ClipResult:
+        """The clip's text without tags, numbers as digits if asked, in the script asked for."""
         tag = _LANGUAGE_TAG.search(raw)
-        language = model_language(requested) or (tag.group(1) if tag else "")
-        text = rich_transcription_postprocess(raw).strip()
-        text = chinese_script(text, language=language, requested=requested)
-        return ClipResult(language=language, pieces=[(0.0, seconds, text)] if text else [])
+        language = model_language(clip.requested) or (tag.group(1) if tag else "")
+        text = " ".join(_ANY_TAG.sub(" ", raw).split())
+        if clip.itn:
+            text = inverse_normalize(text, language)
+        text = chinese_script(text, language=language, requested=clip.requested)
+        return ClipResult(language=language, pieces=[(0.0, clip.seconds, text)] if text else [])
 
 
 def _hotword_option(hotwords: tuple[str, ...]) -> dict[str, str]:

@@ -20,12 +20,13 @@ def _normalizer(language: str):
 
 
 def inverse_normalize(text: str, language: str) -> str:
-    """Digits for spoken numbers in zh, en and ja; other languages pass through unchanged."""
-    language = language.split("-")[0].lower()
-    if language not in ITN_LANGUAGES or not text.strip():
+    """Digits for spoken numbers in zh, en and ja ("" lets wetext tell zh from en); other
+    languages pass through unchanged."""
+    language = language.split("-")[0].lower() or "auto"
+    if language not in (*ITN_LANGUAGES, "auto") or not text.strip():
         return text
     written = _normalizer(language).normalize(text)
-    if language == "zh":
+    if language in ("zh", "auto"):
         written = SLASHED_DATE.sub(_chinese_date, written)
     return written
 

@@ -8,7 +8,7 @@ import zhconv
 from gpu_engine.audio import SAMPLE_RATE, decode_audio
 from gpu_engine.backends import backend_for
 from gpu_engine.clips import ClipResult
-from gpu_engine.funasr_backend import FunASRBackend
+from gpu_engine.funasr_backend import FunASRBackend, FunASRClip
 from gpu_engine.pipeline import MIN_SEGMENT_S, _skipped_tails, transcribe_file
 from gpu_engine.types import (
     EngineConfig,
@@ -156,14 +156,30 @@ def test_funasr_batch_maps_results_back_to_their_clips(
     assert alone[0].pieces[0][:2] == (0.0, 10.0)
 
 
-def test_funasr_text_loses_sensevoice_tags_and_follows_the_language() -> None:
-    raw = "<|zh|><|NEUTRAL|><|Speech|><|woitn|>歡迎大家"
+def funasr_clip(requested: str, *, itn: bool = False) -> FunASRClip:
+    return FunASRClip(audio=np.zeros(2 * SAMPLE_RATE), requested=requested, itn=itn, group=())
 
-    assert FunASRBackend.clip_result(raw, 2.0, "auto") == ClipResult(
+
+def test_funasr_text_loses_sensevoice_tags_and_follows_the_language() -> None:
+    raw = "<|zh|><|HAPPY|><|Applause|><|woitn|>歡迎大家"
+
+    assert FunASRBackend.clip_result(raw, funasr_clip("auto")) == ClipResult(
         language="zh", pieces=[(0.0, 2.0, "欢迎大家")]
     )
-    assert FunASRBackend.clip_result(raw, 2.0, "zh-TW").pieces == [(0.0, 2.0, "歡迎大家")]
-    assert FunASRBackend.clip_result("", 2.0, "zh-TW") == ClipResult(language="zh", pieces=[])
+    assert FunASRBackend.clip_result(raw, funasr_clip("zh-TW")).pieces == [(0.0, 2.0, "歡迎大家")]
+    assert FunASRBackend.clip_result("", funasr_clip("zh-TW")) == ClipResult(
+        language="zh", pieces=[]
+    )
+
+
+def test_funasr_text_gets_digits_when_the_model_has_no_itn_of_its_own() -> None:
+    spoken = "二零二五年十月五号花了三百八十块钱"
+
+    written = FunASRBackend.clip_result(spoken, funasr_clip("zh", itn=True)).pieces[0][2]
+    untouched = FunASRBackend.clip_result(spoken, funasr_clip("zh")).pieces[0][2]
+
+    assert written == "2025年10月5日花了380块钱"
+    assert untouched == spoken
 
 
 def test_job_with_no_speech_has_no_segments(engine_config: EngineConfig, tmp_path: Path) -> None:
