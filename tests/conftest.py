@@ -107,24 +107,29 @@ def _stop(process: subprocess.Popen) -> None:
         process.wait()
 
 
-@pytest.fixture(scope="session")
-def celery_worker(process_env, tmp_path_factory) -> Iterator[str]:
-    """A real worker process, as production runs it: one process, one model, jobs in threads."""
+def start_worker(env: dict[str, str], name: str, queue: str, log: Path) -> subprocess.Popen:
+    """A real worker process, as production runs it: one process, one model, jobs in threads.
+    Returns once it answers a ping."""
     from portal.celery import app
 
-    name = f"test-worker-{os.getpid()}@localhost"
-    log = tmp_path_factory.mktemp("worker") / "worker.log"
     command = [
         sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool=threads",
         f"--concurrency={settings.WORKER_SLOTS}",
-        "--loglevel=INFO", "--without-gossip", "--without-mingle", "-n", name,
-        "-Q", settings.CELERY_TASK_DEFAULT_QUEUE,
+        "--loglevel=INFO", "--without-gossip", "--without-mingle", "-n", name, "-Q", queue,
     ]  # fmt: skip
-    process = _start(command, process_env, log)
+    process = _start(command, {**env, "CELERY_QUEUE": queue}, log)
     deadline = time.monotonic() + WORKER_START_TIMEOUT_S
     while not app.control.ping(destination=[name], timeout=1):
         if process.poll() is not None or time.monotonic() > deadline:
             raise RuntimeError(f"Celery worker did not start:\n{log.read_text()[-3000:]}")
+    return process
+
+
+@pytest.fixture(scope="session")
+def celery_worker(process_env, tmp_path_factory) -> Iterator[str]:
+    name = f"test-worker-{os.getpid()}@localhost"
+    log = tmp_path_factory.mktemp("worker") / "worker.log"
+    process = start_worker(process_env, name, settings.CELERY_TASK_DEFAULT_QUEUE, log)
     yield name
     _stop(process)
     print(f"\n--- worker log tail ---\n{log.read_text()[-2000:]}")

@@ -1,0 +1,56 @@
+"""Nothing is lost when a worker dies: kill -9 mid-job, restart, the job finishes once."""
+
+import os
+import time
+
+import pytest
+from django.core.files import File
+
+from tests.audio_files import speech
+from tests.conftest import _stop, start_worker
+from tests.factories import JobFactory, RecordingFactory
+from transcription.models import Job, JobStatus
+from transcription.tasks import transcribe_job
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+# A queue of its own, so only the worker under test sees this job.
+CRASH_QUEUE = "voxa-crash-tests"
+
+
+def wait_until(condition, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)
+
+
+def test_a_job_whose_worker_is_killed_finishes_once_after_a_restart(process_env, alice, tmp_path):
+    audio = speech("long_pauses_70s.wav")
+    with audio.open("rb") as handle:
+        recording = RecordingFactory(
+            owner=alice, file=File(handle, name="original"), duration_s=70.5
+        )
+    job = JobFactory(recording=recording, model="whisper-base", language="zh")
+    name = f"crash-{os.getpid()}@localhost"
+
+    worker = start_worker(process_env, name, CRASH_QUEUE, tmp_path / "first.log")
+    transcribe_job.apply_async((job.pk,), queue=CRASH_QUEUE)
+    wait_until(lambda: Job.objects.get(pk=job.pk).stage == "transcribing", timeout_s=120)
+    worker.kill()  # SIGKILL: no cleanup, the task stays unacknowledged in the broker
+    worker.wait()
+    assert Job.objects.get(pk=job.pk).status == JobStatus.RUNNING
+
+    restarted = start_worker(process_env, name, CRASH_QUEUE, tmp_path / "second.log")
+    try:
+        wait_until(lambda: not Job.objects.get(pk=job.pk).is_active, timeout_s=300)
+    finally:
+        _stop(restarted)
+
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert job.attempts == 2
+    segments = list(job.segments.values_list("index", "start", "end", "text"))
+    assert [index for index, *_ in segments] == list(range(len(segments)))
+    assert len({(start, end) for _, start, end, _ in segments}) == len(segments)
+    assert "Requeueing job" in (tmp_path / "second.log").read_text()
