@@ -7,12 +7,11 @@ vocabulary is synthetic: a SentencePiece model written directly (CJK characters 
 pieces), which only has to have the real size.
 """
 
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import yaml
+
+from tests.tiny_models import build_model_dir
 
 VOCAB_SIZE = 25055
 _SPECIALS = ["<unk>", "<s>", "</s>"]
@@ -55,17 +54,10 @@ def build_random_sensevoice(dst: Path) -> Path:
     """The model folder at `dst` (config.yaml, bpe.model, model.pt), built unless it exists."""
     if dst.exists():
         return dst
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(dir=dst.parent, prefix=f".{dst.name}."))
-    try:
-        (work / "config.yaml").write_text(yaml.safe_dump(CONFIG))
-        (work / "bpe.model").write_bytes(_sentencepiece_model(VOCAB_SIZE))
-        _save_seeded_weights(work)
-        work.chmod(0o755)
-        os.replace(work, dst)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    return dst
+    return build_model_dir(
+        dst,
+        {"config.yaml": yaml.safe_dump(CONFIG), "bpe.model": _sentencepiece_model(VOCAB_SIZE)},
+    )
 
 
 def _sentencepiece_model(size: int) -> bytes:
@@ -94,19 +86,3 @@ def _piece_texts(size: int) -> list[str]:
     latin = [f"\u2581{a}" for a in letters] + [f"\u2581{a}{b}" for a in letters for b in letters]
     latin += [f"\u2581{a}{b}{c}" for a in letters for b in letters for c in letters]
     return (_SPECIALS + cjk + latin)[:size]
-
-
-def _save_seeded_weights(model_dir: Path) -> None:
-    import torch
-    from funasr import AutoModel
-
-    # As tests/tiny_models.py does: an empty state dict lets FunASR build the network, seeded.
-    torch.save({}, model_dir / "model.pt")
-    model, _ = AutoModel.build_model(
-        model=str(model_dir),
-        device="cpu",
-        disable_update=True,
-        seed=0,
-        ncpu=torch.get_num_threads(),
-    )
-    torch.save(model.state_dict(), model_dir / "model.pt")

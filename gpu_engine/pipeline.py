@@ -25,10 +25,10 @@ from gpu_engine.vad import Span, detect_speech, plan_segments
 # recognisers do poorly on fragments.
 MIN_SEGMENT_S = 1.0
 
-# Speech that starts this long after the last text a packed clip produced was skipped by the
-# model (Whisper can close a window after its first sentence): it is decoded again on its own.
-# Whisper's timestamps drift by well under this, so text it did produce is not decoded twice.
-TAIL_TOLERANCE_S = 1.0
+# Speech this far from any text a packed clip produced was skipped by the model (Whisper can close
+# a window after its first sentence): it is decoded again on its own. Whisper's timestamps drift
+# by well under this, so text it did produce is not decoded twice.
+SKIP_TOLERANCE_S = 1.0
 
 # Where each stage starts on the job's 0-100 progress scale; transcribing fills the rest.
 _SEGMENTING_AT = 5.0
@@ -68,11 +68,11 @@ def transcribe_file(
     )
     stages = Stages(on_progress, should_cancel)
     results = stages.recognize(backend, batcher, audio, clips, options, _TRANSCRIBING_FROM)
-    retries = _skipped_tails(clips, results, spans)
+    retries = _skipped_speech(clips, results, spans)
     while retries:
         retried = stages.recognize(backend, batcher, audio, retries, options, _RETRYING_FROM)
         clips, results = clips + retries, results + retried
-        retries = _skipped_tails(retries, retried, spans)
+        retries = _skipped_speech(retries, retried, spans)
     on_progress("finalizing", _FINALIZING_AT, "Assembling the transcript")
     return TranscriptResult(
         language=_file_language(options, clips, results),
@@ -117,23 +117,30 @@ class Stages:
         return [results[index] for index in range(len(clips))]
 
 
-def _skipped_tails(clips: list[Span], results: list[ClipResult], spans: list[Span]) -> list[Span]:
-    """For each packed clip whose text stops before speech the VAD found later in it: the clip
-    again from the first such speech to its end. Each retry starts later than its clip, so
-    retrying ends."""
-    tails = []
+def _skipped_speech(clips: list[Span], results: list[ClipResult], spans: list[Span]) -> list[Span]:
+    """Speech the VAD found inside a packed clip but no decoded text comes near (Whisper can
+    close a window after its first sentence, or pass over one): consecutive skipped spans as
+    clips to decode again. Each retry is shorter than its clip, so retrying ends."""
+    retries = []
     for (clip_start, clip_end), result in zip(clips, results, strict=True):
         if not result.pieces:
             continue  # silence, or nothing the model could read: a retry would say the same
-        decoded_until = clip_start + max(end for _, end, _ in result.pieces)
-        skipped = [
-            start
-            for start, end in spans
-            if start >= decoded_until + TAIL_TOLERANCE_S and end <= clip_end
-        ]
-        if skipped:
-            tails.append((min(skipped), clip_end))
-    return tails
+        decoded = [(clip_start + start, clip_start + end) for start, end, _ in result.pieces]
+        inside = [(s, e) for s, e in spans if s >= clip_start and e <= clip_end]
+        run: list[Span] = []
+        for span in [*inside, None]:
+            if span is not None and not _near(span, decoded):
+                run.append(span)
+                continue
+            if run and (run[0][0], run[-1][1]) != (clip_start, clip_end):
+                retries.append((run[0][0], run[-1][1]))
+            run = []
+    return retries
+
+
+def _near(span: Span, decoded: list[Span]) -> bool:
+    start, end = span
+    return any(s - SKIP_TOLERANCE_S < end and start < e + SKIP_TOLERANCE_S for s, e in decoded)
 
 
 def _cut(audio: np.ndarray, span: Span) -> np.ndarray:

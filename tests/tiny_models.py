@@ -83,7 +83,20 @@ PARAFORMER_CONFIG = {
 
 
 def build_tiny_paraformer(dst: Path) -> Path:
-    """A 2-layer SANM Paraformer with a CIF predictor and a character vocabulary at `dst`.
+    """A 2-layer SANM Paraformer with a CIF predictor and a character vocabulary at `dst`."""
+    if dst.exists():
+        return dst
+    return build_model_dir(
+        dst,
+        {
+            "config.yaml": yaml.safe_dump(PARAFORMER_CONFIG, allow_unicode=True),
+            "tokens.json": json.dumps(TOKENS, ensure_ascii=False),
+        },
+    )
+
+
+def build_model_dir(dst: Path, files: dict[str, str | bytes]) -> Path:
+    """A FunASR model folder at `dst`: `files` (name -> content) and seeded random weights.
 
     Does nothing when `dst` already exists. The folder is assembled beside `dst` and renamed into
     place, so an interrupted build never leaves a half-written model behind.
@@ -93,8 +106,11 @@ def build_tiny_paraformer(dst: Path) -> Path:
     dst.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(dir=dst.parent, prefix=f".{dst.name}."))
     try:
-        (work / "config.yaml").write_text(yaml.safe_dump(PARAFORMER_CONFIG, allow_unicode=True))
-        (work / "tokens.json").write_text(json.dumps(TOKENS, ensure_ascii=False))
+        for name, content in files.items():
+            if isinstance(content, bytes):
+                (work / name).write_bytes(content)
+            else:
+                (work / name).write_text(content)
         _save_seeded_weights(work)
         work.chmod(0o755)  # mkdtemp makes it private; worker processes read it too
         os.replace(work, dst)
@@ -244,27 +260,23 @@ def build_tiny_sensevoice(dst: Path) -> Path:
     """A SenseVoiceSmall with a 2-layer encoder and a locally trained SentencePiece vocabulary of
     SENSEVOICE_VOCAB_SIZE pieces (SENSEVOICE_TAGS among them) at `dst`.
 
-    Does nothing when `dst` already exists; built beside it and renamed into place, like
-    build_tiny_paraformer. SenseVoice's `language` and `use_itn` index its own query embedding, not
-    the vocabulary, so they work as in the real model. Two generate() options assume the real
-    25,055-piece vocabulary: `ban_emo_unk=True` indexes piece 25009 (IndexError here), and
-    `output_timestamp=True` drops the first four pieces of the text as the tags the real model
-    starts with (it runs here, but its times and words are meaningless).
+    Does nothing when `dst` already exists (see build_model_dir). SenseVoice's `language` and
+    `use_itn` index its own query embedding, not the vocabulary, so they work as in the real
+    model. Two generate() options assume the real 25,055-piece vocabulary: `ban_emo_unk=True`
+    indexes piece 25009 (IndexError here), and `output_timestamp=True` drops the first four
+    pieces of the text as the tags the real model starts with (it runs here, but its times and
+    words are meaningless).
     """
     if dst.exists():
         return dst
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(dir=dst.parent, prefix=f".{dst.name}."))
-    try:
-        (work / "config.yaml").write_text(yaml.safe_dump(SENSEVOICE_CONFIG, allow_unicode=True))
-        (work / "bpe.model").write_bytes(_train_sentencepiece())
-        (work / "am.mvn").write_text(_kaldi_cmvn(80 * _LFR_M, _CMVN_SHIFT, _CMVN_SCALE))
-        _save_seeded_weights(work)
-        work.chmod(0o755)  # mkdtemp makes it private; worker processes read it too
-        os.replace(work, dst)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    return dst
+    return build_model_dir(
+        dst,
+        {
+            "config.yaml": yaml.safe_dump(SENSEVOICE_CONFIG, allow_unicode=True),
+            "bpe.model": _train_sentencepiece(),
+            "am.mvn": _kaldi_cmvn(80 * _LFR_M, _CMVN_SHIFT, _CMVN_SCALE),
+        },
+    )
 
 
 def _train_sentencepiece() -> bytes:

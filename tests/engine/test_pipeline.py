@@ -9,7 +9,7 @@ from gpu_engine.audio import SAMPLE_RATE, decode_audio
 from gpu_engine.backends import backend_for
 from gpu_engine.clips import ClipResult
 from gpu_engine.funasr_backend import FunASRBackend, FunASRClip
-from gpu_engine.pipeline import MIN_SEGMENT_S, _skipped_tails, transcribe_file
+from gpu_engine.pipeline import MIN_SEGMENT_S, _skipped_speech, transcribe_file
 from gpu_engine.types import (
     EngineConfig,
     JobCancelled,
@@ -226,15 +226,23 @@ def test_speech_a_packed_clip_left_undecoded_is_retried_from_its_first_skipped_s
         ClipResult(language="zh", pieces=[(0.0, 1.6, "砸自己的脚")]),
     ]
 
-    assert _skipped_tails(clips, results, spans) == [(19.6, 24.8)]
+    assert _skipped_speech(clips, results, spans) == [(19.6, 24.8)]
+
+
+def test_speech_skipped_inside_a_packed_clip_is_retried_alone() -> None:
+    spans = [(0.0, 3.0), (5.0, 7.0), (8.0, 9.5), (14.0, 17.0)]
+    clips = [(0.0, 17.0)]
+    results = [ClipResult(language="en", pieces=[(0.0, 3.2, "a"), (14.1, 17.0, "d")])]
+
+    assert _skipped_speech(clips, results, spans) == [(5.0, 9.5)]
 
 
 def test_a_clip_decoded_to_its_end_or_to_nothing_is_not_retried() -> None:
     spans = [(0.0, 4.0), (5.0, 9.0)]
     clips = [(0.0, 9.0)]
-    # Timestamps drift a little: text ending under TAIL_TOLERANCE_S before a span still covers it.
+    # Timestamps drift a little: text ending under SKIP_TOLERANCE_S before a span still covers it.
     drifted = [ClipResult(language="en", pieces=[(0.0, 4.5, "a"), (4.5, 8.2, "b")])]
     silent = [ClipResult(language="en", pieces=[])]
 
-    assert _skipped_tails(clips, drifted, spans) == []
-    assert _skipped_tails(clips, silent, spans) == []
+    assert _skipped_speech(clips, drifted, spans) == []
+    assert _skipped_speech(clips, silent, spans) == []
