@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.tiny_models import build_model_dir
+from tests.tiny_models import WAV_FRONTEND_CONF, build_model_dir
 
 VOCAB_SIZE = 25055
 _SPECIALS = ["<unk>", "<s>", "</s>"]
@@ -38,15 +38,7 @@ CONFIG = {
     "tokenizer": "SentencepiecesTokenizer",
     "tokenizer_conf": {"bpemodel": None, "unk_symbol": "<unk>", "split_with_space": True},
     "frontend": "WavFrontend",
-    "frontend_conf": {
-        "fs": 16000,
-        "window": "hamming",
-        "n_mels": 80,
-        "frame_length": 25,
-        "frame_shift": 10,
-        "lfr_m": 7,
-        "lfr_n": 6,
-    },
+    "frontend_conf": WAV_FRONTEND_CONF,
 }
 
 

@@ -19,6 +19,17 @@ _CHARACTERS = list("的一是在不了有和人这中大为上个国我以要他
 TOKENS = ["<blank>", "<s>", "</s>", *_CHARACTERS, "<unk>"]
 
 _DIM = 64
+# FunASR's WavFrontend as the real SenseVoice and Paraformer models configure it: 16 kHz, 80 mel
+# bins, 25/10 ms frames, low frame rate stacking 7 frames every 6.
+WAV_FRONTEND_CONF = {
+    "fs": 16000,
+    "window": "hamming",
+    "n_mels": 80,
+    "frame_length": 25,
+    "frame_shift": 10,
+    "lfr_m": 7,
+    "lfr_n": 6,
+}
 
 PARAFORMER_CONFIG = {
     "model": "Paraformer",
@@ -67,16 +78,8 @@ PARAFORMER_CONFIG = {
         "tail_threshold": 0.45,
     },
     "frontend": "WavFrontend",
-    "frontend_conf": {
-        "fs": 16000,
-        "window": "hamming",
-        "n_mels": 80,
-        "frame_length": 25,
-        "frame_shift": 10,
-        "lfr_m": 7,
-        "lfr_n": 6,
-        "dither": 0.0,
-    },
+    # No dither: the same input gives the same features, so outputs are reproducible.
+    "frontend_conf": {**WAV_FRONTEND_CONF, "dither": 0.0},
     "tokenizer": "CharTokenizer",
     "tokenizer_conf": {"unk_symbol": "<unk>", "split_with_space": True},
 }
@@ -212,7 +215,6 @@ this recording was made for testing speech recognition
 # Piece 0 is <unk>, which SenseVoice's CTC treats as its blank; 1 and 2 are <s> and </s>.
 SENSEVOICE_VOCAB_SIZE = 256
 
-_LFR_M = 7
 
 SENSEVOICE_CONFIG = {
     "model": "SenseVoiceSmall",
@@ -234,16 +236,7 @@ SENSEVOICE_CONFIG = {
         "selfattention_layer_type": "sanm",
     },
     "frontend": "WavFrontend",
-    "frontend_conf": {
-        "fs": 16000,
-        "window": "hamming",
-        "n_mels": 80,
-        "frame_length": 25,
-        "frame_shift": 10,
-        "lfr_m": _LFR_M,
-        "lfr_n": 6,
-        "dither": 0.0,
-    },
+    "frontend_conf": {**WAV_FRONTEND_CONF, "dither": 0.0},
     # bpemodel and cmvn_file are filled in by FunASR from bpe.model and am.mvn beside this file.
     "tokenizer": "SentencepiecesTokenizer",
     "tokenizer_conf": {"unk_symbol": "<unk>", "split_with_space": True},
@@ -274,7 +267,9 @@ def build_tiny_sensevoice(dst: Path) -> Path:
         {
             "config.yaml": yaml.safe_dump(SENSEVOICE_CONFIG, allow_unicode=True),
             "bpe.model": _train_sentencepiece(),
-            "am.mvn": _kaldi_cmvn(80 * _LFR_M, _CMVN_SHIFT, _CMVN_SCALE),
+            "am.mvn": _kaldi_cmvn(
+                WAV_FRONTEND_CONF["n_mels"] * WAV_FRONTEND_CONF["lfr_m"], _CMVN_SHIFT, _CMVN_SCALE
+            ),
         },
     )
 
