@@ -13,7 +13,7 @@ import numpy as np
 from gpu_engine.clips import ClipResult, PreparedClip
 from gpu_engine.funasr_backend import FunASRBackend
 from gpu_engine.models import load_funasr, load_whisper
-from gpu_engine.presets import is_whisper, model_sources
+from gpu_engine.presets import is_whisper, model_sources, punctuation_source
 from gpu_engine.types import EngineConfig, JobOptions, ModelUnavailableError, ProgressCallback
 from gpu_engine.whisper_backend import WhisperBackend
 
@@ -46,4 +46,6 @@ def backend_for(
         raise ModelUnavailableError(f"Unknown model {preset!r}: this server has no such preset.")
     if is_whisper(preset, source):
         return WhisperBackend(preset, load_whisper(preset, source, config, on_progress))
-    return FunASRBackend(preset, load_funasr(preset, source, config, on_progress))
+    punctuation = punctuation_source(preset, config.punctuation_sources)
+    model = load_funasr(preset, source, config, on_progress, punctuation=punctuation)
+    return FunASRBackend(preset, model)

@@ -13,13 +13,15 @@ from gpu_engine.audio import SAMPLE_RATE
 from gpu_engine.clips import ClipResult
 from gpu_engine.itn import inverse_normalize
 from gpu_engine.text import chinese_script, model_language
+from gpu_engine.timestamps import timed_sentences
 from gpu_engine.types import JobOptions
 
 # SenseVoice starts its output with tags: language (<|zh|>), emotion, event, ITN. The language is
 # kept; all are stripped from the text (funasr's own post-processing turns emotions and events
 # into emoji, which have no place in a meeting transcript).
 _LANGUAGE_TAG = re.compile(r"<\|(zh|en|yue|ja|ko)\|>")
-_ANY_TAG = re.compile(r"<\|[^|<>]*\|>")
+# Tags, and the "<unk>" a punctuation model writes for a mark it cannot name.
+_ANY_TAG = re.compile(r"<\|[^|<>]*\|>|<unk>")
 # Model classes that write numbers as digits themselves when asked (use_itn / itn); for the
 # others (Paraformer...) the engine applies WeTextProcessing's ITN to their text.
 NATIVE_ITN_MODELS = frozenset({"SenseVoiceSmall", "FunASRNano"})
@@ -60,6 +62,8 @@ class FunASRBackend:
         generate_options = {
             "language": model_language(options.language) or "auto",
             "use_itn": options.itn and self.native_itn,
+            # Token times (Paraformer, SenseVoice): sentences are timed by them.
+            "output_timestamp": True,
             **_hotword_option(options.hotwords),
         }
         return FunASRClip(
@@ -79,22 +83,30 @@ class FunASRBackend:
             batch_size=len(clips),
             **dict(clips[0].group),
         )
-        texts = {result["key"]: result.get("text", "") for result in results if "key" in result}
+        by_key = {result["key"]: result for result in results if "key" in result}
         return [
-            self.clip_result(texts.get(key, ""), clip)
+            self.clip_result(by_key.get(key, {}), clip)
             for key, clip in zip(keys, clips, strict=True)
         ]
 
     @staticmethod
-    def clip_result(raw: str, clip: FunASRClip) -> ClipResult:
-        """The clip's text without tags, numbers as digits if asked, in the script asked for."""
+    def clip_result(result: dict[str, Any], clip: FunASRClip) -> ClipResult:
+        """The clip's sentences timed by the model's token times where it gives them (otherwise
+        its text spans the clip), without tags, numbers as digits if asked, in the script asked
+        for."""
+        raw = result.get("text", "")
         tag = _LANGUAGE_TAG.search(raw)
         language = model_language(clip.requested) or (tag.group(1) if tag else "")
         text = " ".join(_ANY_TAG.sub(" ", raw).split())
-        if clip.itn:
-            text = inverse_normalize(text, language)
-        text = chinese_script(text, language=language, requested=clip.requested)
-        return ClipResult(language=language, pieces=[(0.0, clip.seconds, text)] if text else [])
+        sentences = timed_sentences(text, result.get("timestamp") or [], result.get("words"))
+        pieces = []
+        for start, end, sentence in sentences or [(0.0, clip.seconds, text)]:
+            if clip.itn:
+                sentence = inverse_normalize(sentence, language)
+            sentence = chinese_script(sentence, language=language, requested=clip.requested)
+            if sentence:
+                pieces.append((start, end, sentence))
+        return ClipResult(language=language, pieces=pieces)
 
 
 def _hotword_option(hotwords: tuple[str, ...]) -> dict[str, str]:

@@ -75,22 +75,30 @@ def load_whisper(
 
 
 def load_funasr(
-    preset: str, source: str, config: EngineConfig, on_progress: ProgressCallback
+    preset: str,
+    source: str,
+    config: EngineConfig,
+    on_progress: ProgressCallback,
+    *,
+    punctuation: str | None = None,
 ) -> Any:  # funasr.AutoModel, imported lazily
+    """The model from `source`, with the punctuation model from `punctuation` if one is named."""
     device = resolve_device(config.device)
     dtype_options = funasr_dtype_options(device, config.dtype)
     threads = cpu_threads(config.cpu_threads)
-    key = ("funasr", source, device, tuple(dtype_options), threads)
-    return _load_once(
-        key,
-        lambda: _open_funasr(
-            preset,
-            _funasr_dir(preset, source, config.cache_dir, on_progress),
-            device,
-            threads,
-            dtype_options,
-        ),
-    )
+    key = ("funasr", source, punctuation, device, tuple(dtype_options), threads)
+
+    def load() -> Any:
+        path = _funasr_dir(preset, source, config.cache_dir, on_progress)
+        options = dict(dtype_options)
+        if punctuation is not None:
+            label = f"{preset} (its punctuation model)"
+            options["punc_model"] = str(
+                _funasr_dir(label, punctuation, config.cache_dir, on_progress)
+            )
+        return _open_funasr(preset, path, device, threads, options)
+
+    return _load_once(key, load)
 
 
 def _load_once(key: tuple, load: Callable[[], Any]) -> Any:
@@ -115,6 +123,7 @@ def _whisper_dir(preset: str, source: str, cache_dir: Path, on_progress: Progres
                 f"The model {preset!r} cannot be loaded: {source} has no model.bin."
             )
         return Path(source)
+    _check_not_a_missing_folder(preset, source)
     return _hub_whisper_dir(preset, source, cache_dir, on_progress)
 
 
@@ -229,6 +238,7 @@ def _funasr_dir(preset: str, source: str, cache_dir: Path, on_progress: Progress
                 "(it has no config.yaml or configuration.json)."
             )
         return path
+    _check_not_a_missing_folder(preset, source)
     return _hub_funasr_dir(preset, source, cache_dir, on_progress)
 
 
@@ -258,7 +268,7 @@ def _hub_funasr_dir(
 
 
 def _open_funasr(
-    preset: str, path: Path, device: str, threads: int, dtype_options: dict[str, bool]
+    preset: str, path: Path, device: str, threads: int, options: dict[str, Any]
 ) -> Any:
     from funasr import AutoModel
 
@@ -270,7 +280,7 @@ def _open_funasr(
             device=device,
             ncpu=threads,
             log_level="WARNING",
-            **dtype_options,
+            **options,
         )
     except Exception as error:
         reason = first_line(error)
@@ -281,6 +291,16 @@ def _open_funasr(
         raise ModelUnavailableError(
             f"The model {preset!r} could not be loaded from {path}: {reason}"
         ) from error
+
+
+def _check_not_a_missing_folder(preset: str, source: str) -> None:
+    # Hub ids are owner/name: a source written as a path names a folder that is not there, and
+    # asking a hub for it would only add a confusing network error.
+    if source.startswith(("/", "./", "../", "~")):
+        raise ModelUnavailableError(
+            f"The model {preset!r} cannot be loaded: the folder {source} does not exist on this "
+            "worker."
+        )
 
 
 def _download_failed(preset: str, source: str, error: Exception) -> ModelUnavailableError:

@@ -13,6 +13,13 @@ BUILTIN_MODEL_SOURCES: dict[str, str] = {
     "fun-asr-nano": "FunAudioLLM/Fun-ASR-Nano-2512",
 }
 
+# Punctuation models for presets whose model writes none: paraformer-zh with FunASR's "ct-punc"
+# (CT-Transformer, Chinese and English). "none" in the overrides turns one off.
+BUILTIN_PUNCTUATION_SOURCES: dict[str, str] = {
+    "paraformer-zh": "iic/punc_ct-transformer_cn-en-common-vocab471067-large",
+}
+NO_PUNCTUATION = "none"
+
 # Codes a user may pick. "zh" answers in simplified characters, "zh-TW" in traditional ones.
 LANGUAGES: dict[str, str] = {
     "auto": "Detect automatically",
@@ -42,6 +49,12 @@ LANGUAGES: dict[str, str] = {
 
 def model_sources(overrides: dict[str, str]) -> dict[str, str]:
     return {**BUILTIN_MODEL_SOURCES, **overrides}
+
+
+def punctuation_source(preset: str, overrides: dict[str, str]) -> str | None:
+    """The punctuation model added to `preset`'s output, if any."""
+    source = {**BUILTIN_PUNCTUATION_SOURCES, **overrides}.get(preset, "").strip()
+    return None if source.lower() in ("", NO_PUNCTUATION) else source
 
 
 def is_whisper(preset: str, source: str) -> bool:

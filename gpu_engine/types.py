@@ -11,6 +11,8 @@ class EngineConfig:
 
     model_sources: dict[str, str]
     cache_dir: Path
+    # Preset -> punctuation model, over presets.BUILTIN_PUNCTUATION_SOURCES.
+    punctuation_sources: dict[str, str] = field(default_factory=dict)
     device: str = "auto"
     dtype: str = "fp16"
     max_segment_s: float = 30.0

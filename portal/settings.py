@@ -164,6 +164,9 @@ ASR_MODEL = env("ASR_MODEL", default="whisper-base")
 ASR_ENABLED_MODELS = env.list("ASR_ENABLED_MODELS", default=[ASR_MODEL])
 # Extra or overridden presets: "name=hub-id-or-local-dir,other=/models/x".
 ASR_MODEL_SOURCES = env.dict("ASR_MODEL_SOURCES", default={})
+# Punctuation models (CT-Transformer) for presets whose model writes none: "preset=hub-id-or-dir";
+# "preset=none" turns a built-in one off.
+ASR_PUNCTUATION_SOURCES = env.dict("ASR_PUNCTUATION_SOURCES", default={})
 ASR_DEVICE = env("ASR_DEVICE", default="auto")
 ASR_DTYPE = env("ASR_DTYPE", default="fp16")
 MODEL_CACHE_DIR = Path(env("MODEL_CACHE_DIR", default=str(DATA_DIR / "models")))

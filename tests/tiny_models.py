@@ -242,6 +242,59 @@ SENSEVOICE_CONFIG = {
     "tokenizer_conf": {"unk_symbol": "<unk>", "split_with_space": True},
 }
 
+# FunASR's CT-Transformer punctuation model ("ct-punc") as its published config has it, with a
+# 2-layer encoder and the tiny character vocabulary: it reads text, so no frontend.
+PUNCTUATION_CONFIG = {
+    "model": "CTTransformer",
+    "model_conf": {
+        "ignore_id": 0,
+        "embed_unit": _DIM,
+        "att_unit": _DIM,
+        "dropout_rate": 0.1,
+        "punc_list": ["<unk>", "_", "，", "。", "？", "、"],
+        "punc_weight": [1.0] * 6,
+        "sentence_end_id": 3,
+    },
+    "encoder": "SANMEncoder",
+    "encoder_conf": {
+        "input_size": _DIM,
+        "output_size": _DIM,
+        "attention_heads": 4,
+        "linear_units": 128,
+        "num_blocks": 2,
+        "dropout_rate": 0.1,
+        "positional_dropout_rate": 0.1,
+        "attention_dropout_rate": 0.0,
+        "input_layer": "pe",
+        "pos_enc_class": "SinusoidalPositionEncoder",
+        "normalize_before": True,
+        "kernel_size": 11,
+        "sanm_shfit": 0,
+        "selfattention_layer_type": "sanm",
+        "padding_idx": 0,
+    },
+    "tokenizer": "CharTokenizer",
+    "tokenizer_conf": {"unk_symbol": "<unk>"},
+}
+
+
+def build_tiny_punctuation(dst: Path) -> Path:
+    """A 2-layer CT-Transformer punctuation model over the tiny vocabulary at `dst`.
+
+    Its random weights put commas, full stops, question marks and the odd "<unk>" mark between
+    the tiny Paraformer's words.
+    """
+    if dst.exists():
+        return dst
+    return build_model_dir(
+        dst,
+        {
+            "config.yaml": yaml.safe_dump(PUNCTUATION_CONFIG, allow_unicode=True),
+            "tokens.json": json.dumps(TOKENS, ensure_ascii=False),
+        },
+    )
+
+
 # Global CMVN in Kaldi's format: log-mel energies of the shared clips average about 14 with a
 # spread of about 5 (after FunASR scales samples to 16-bit range), so every dimension is shifted
 # by -14 and scaled by 0.2.

@@ -17,6 +17,7 @@ logger = logging.getLogger(__name__)
 def engine_config() -> EngineConfig:
     return EngineConfig(
         model_sources=dict(settings.ASR_MODEL_SOURCES),
+        punctuation_sources=dict(settings.ASR_PUNCTUATION_SOURCES),
         cache_dir=Path(settings.MODEL_CACHE_DIR),
         device=settings.ASR_DEVICE,
         dtype=settings.ASR_DTYPE,

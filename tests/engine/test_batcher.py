@@ -100,10 +100,11 @@ def one_at_a_time(engine_config: EngineConfig, batcher: Batcher) -> list[Transcr
 
 
 def assert_same_up_to_noise(batched: TranscriptResult, alone: TranscriptResult) -> None:
-    """Same segments: times and text lengths; the text itself may differ where the random
-    model's scores are so flat that the batch's padding flips a character."""
-    assert [(s.start, s.end, len(s.text)) for s in batched.segments] == [
-        (s.start, s.end, len(s.text)) for s in alone.segments
+    """Same segments, times within a tolerance; the text itself may differ where the random
+    model's scores are so flat that the batch's padding flips a character (and with it a token
+    time)."""
+    assert [(s.start, s.end) for s in batched.segments] == [
+        (pytest.approx(s.start, abs=0.1), pytest.approx(s.end, abs=0.1)) for s in alone.segments
     ]
     matching = difflib.SequenceMatcher(None, batched.text, alone.text).ratio()
     assert matching >= 0.9
@@ -267,4 +268,7 @@ def test_each_result_comes_back_to_its_own_clip(batcher: Batcher) -> None:
 
     results = dict(batcher.results(clips, should_cancel=lambda: False))
 
-    assert [results[index].pieces[0][1] for index in range(3)] == [3.0, 7.0, 5.0]
+    # The text ends with the clip's speech (token times may run a little past its end).
+    assert [results[index].pieces[-1][1] for index in range(3)] == [
+        pytest.approx(seconds, abs=0.25) for seconds in (3, 7, 5)
+    ]

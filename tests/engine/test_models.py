@@ -8,7 +8,7 @@ import pytest
 
 from gpu_engine.backends import backend_for
 from gpu_engine.models import PACKAGED_WHISPER, load_funasr, load_whisper, packaged_whisper_dir
-from gpu_engine.presets import is_whisper
+from gpu_engine.presets import BUILTIN_PUNCTUATION_SOURCES, is_whisper, punctuation_source
 from gpu_engine.types import EngineConfig, ModelUnavailableError
 from tests.engine.conftest import ProgressLog
 
@@ -170,3 +170,27 @@ def test_funasr_hub_model_not_on_this_worker_reports_a_download_then_fails_offli
     ):
         backend_for("sensevoice-small", config, progress)
     assert progress.stages == ["downloading_model"]
+
+
+def test_paraformer_zh_comes_with_ct_punc_unless_turned_off() -> None:
+    assert punctuation_source("paraformer-zh", {}) == BUILTIN_PUNCTUATION_SOURCES["paraformer-zh"]
+    assert punctuation_source("paraformer-zh", {"paraformer-zh": "none"}) is None
+    assert punctuation_source("sensevoice-small", {}) is None  # it writes its own
+    assert punctuation_source("mine", {"mine": "/models/punc"}) == "/models/punc"
+
+
+def test_unavailable_punctuation_model_fails_readably(
+    tmp_path: Path, engine_config: EngineConfig, tiny_paraformer_dir: Path
+) -> None:
+    source = str(shutil.copytree(tiny_paraformer_dir, tmp_path / "model"))
+    config = replace(
+        engine_config,
+        model_sources={"punctuated": source},
+        punctuation_sources={"punctuated": str(tmp_path / "no-such-folder")},
+    )
+
+    with pytest.raises(
+        ModelUnavailableError,
+        match=r"'punctuated \(its punctuation model\)' cannot be loaded: the folder .* does not",
+    ):
+        backend_for("punctuated", config, ProgressLog())

@@ -1,3 +1,4 @@
+import dataclasses
 import re
 from pathlib import Path
 
@@ -19,8 +20,16 @@ from gpu_engine.types import (
 )
 from gpu_engine.vad import detect_speech, plan_segments
 from tests.audio_files import speech, write_audio
-from tests.engine.conftest import TINY_PARAFORMER, ProgressLog, never
+from tests.engine.conftest import (
+    MODELS_DIR,
+    TINY_PARAFORMER,
+    ProgressLog,
+    never,
+    transcribe_alone,
+)
 from tests.scoring import corpus_wer, references
+from tests.segments import assert_segments_follow_the_plan
+from tests.tiny_models import build_tiny_punctuation
 
 HAN = re.compile(r"[\u4e00-\u9fff]")
 
@@ -104,15 +113,43 @@ def test_funasr_job_segments_follow_the_speech_detector(
         min_segment_s=MIN_SEGMENT_S,
     )
     assert len(planned) == 12
-    # The tiny model's text is noise, but it emits some for every clip this long.
-    assert [(s.start, s.end) for s in result.segments] == [
-        (pytest.approx(start, abs=0.001), pytest.approx(end, abs=0.001)) for start, end in planned
-    ]
+    segments = [(s.start, s.end) for s in result.segments]
+    assert_segments_follow_the_plan(segments, planned)
+    # Paraformer's token times: the text starts after the detector's early start.
+    assert all(
+        start > clip_start for (start, _), (clip_start, _) in zip(segments, planned, strict=True)
+    )
     assert all(s.text for s in result.segments)
     assert result.duration_s == pytest.approx(len(long_pauses) / SAMPLE_RATE)
     assert result.language == ""  # Paraformer does not say, and none was asked for
     transcribing = [message for stage, _, message in progress.reports if stage == "transcribing"]
     assert transcribing == [f"{done} of 12 parts" for done in range(13)]
+
+
+def test_punctuation_model_splits_clips_into_sentences_timed_by_tokens(
+    engine_config: EngineConfig, long_pauses: np.ndarray
+) -> None:
+    punctuation_dir = build_tiny_punctuation(MODELS_DIR / "tiny-punctuation")
+    config = dataclasses.replace(
+        engine_config, punctuation_sources={TINY_PARAFORMER: str(punctuation_dir)}
+    )
+
+    result = transcribe_alone(
+        speech("long_pauses_70s.wav"), JobOptions(model=TINY_PARAFORMER), config
+    )
+
+    planned = plan_segments(
+        detect_speech(long_pauses), max_segment_s=config.max_segment_s, min_segment_s=MIN_SEGMENT_S
+    )
+    segments = [(s.start, s.end) for s in result.segments]
+    assert_segments_follow_the_plan(segments, planned)
+    assert len(segments) > len(planned)  # clips cut at the model's sentence ends
+    assert segments == sorted(segments)
+    assert all(start < end for start, end in segments)
+    # Every segment but a clip's last closes its sentence; no "<unk>" mark is left.
+    closed = [s.text for s in result.segments if s.text[-1] in "。？.?"]
+    assert len(closed) >= len(segments) - len(planned)
+    assert not any("<unk>" in s.text for s in result.segments)
 
 
 def test_cancelled_job_stops_at_its_next_clip(engine_config: EngineConfig) -> None:
@@ -147,13 +184,15 @@ def test_funasr_batch_maps_results_back_to_their_clips(
 
     results = backend.recognize_batch([backend.prepare(clip, options) for clip in clips])
 
-    assert [r.pieces[0][:2] if r.pieces else None for r in results] == [
-        (0.0, 3.0),
-        None,
-        (0.0, 10.0),
-    ]
+    assert [bool(r.pieces) for r in results] == [True, False, True]
+    for result, seconds in ((results[0], 3.0), (results[2], 10.0)):
+        # Paraformer's last token may end a little past the clip; the pipeline clamps it.
+        assert all(0.0 <= start <= end < seconds + 0.1 for start, end, _ in result.pieces)
     alone = backend.recognize_batch([backend.prepare(clips[2], options)])
-    assert alone[0].pieces[0][:2] == (0.0, 10.0)
+    # Random weights: argmax may flip between batch shapes, so times within a tolerance.
+    assert [p[:2] for p in alone[0].pieces] == [
+        pytest.approx(p[:2], abs=0.25) for p in results[2].pieces
+    ]
 
 
 def funasr_clip(requested: str, *, itn: bool = False) -> FunASRClip:
@@ -163,11 +202,13 @@ def funasr_clip(requested: str, *, itn: bool = False) -> FunASRClip:
 def test_funasr_text_loses_sensevoice_tags_and_follows_the_language() -> None:
     raw = "<|zh|><|HAPPY|><|Applause|><|woitn|>歡迎大家"
 
-    assert FunASRBackend.clip_result(raw, funasr_clip("auto")) == ClipResult(
+    assert FunASRBackend.clip_result({"text": raw}, funasr_clip("auto")) == ClipResult(
         language="zh", pieces=[(0.0, 2.0, "欢迎大家")]
     )
-    assert FunASRBackend.clip_result(raw, funasr_clip("zh-TW")).pieces == [(0.0, 2.0, "歡迎大家")]
-    assert FunASRBackend.clip_result("", funasr_clip("zh-TW")) == ClipResult(
+    assert FunASRBackend.clip_result({"text": raw}, funasr_clip("zh-TW")).pieces == [
+        (0.0, 2.0, "歡迎大家")
+    ]
+    assert FunASRBackend.clip_result({}, funasr_clip("zh-TW")) == ClipResult(
         language="zh", pieces=[]
     )
 
@@ -175,11 +216,52 @@ def test_funasr_text_loses_sensevoice_tags_and_follows_the_language() -> None:
 def test_funasr_text_gets_digits_when_the_model_has_no_itn_of_its_own() -> None:
     spoken = "二零二五年十月五号花了三百八十块钱"
 
-    written = FunASRBackend.clip_result(spoken, funasr_clip("zh", itn=True)).pieces[0][2]
-    untouched = FunASRBackend.clip_result(spoken, funasr_clip("zh")).pieces[0][2]
+    written = FunASRBackend.clip_result({"text": spoken}, funasr_clip("zh", itn=True))
+    untouched = FunASRBackend.clip_result({"text": spoken}, funasr_clip("zh"))
 
-    assert written == "2025年10月5日花了380块钱"
-    assert untouched == spoken
+    assert written.pieces[0][2] == "2025年10月5日花了380块钱"
+    assert untouched.pieces[0][2] == spoken
+
+
+def unit_times(count: int, first_ms: float = 300, step_ms: float = 200) -> list[list[float]]:
+    return [[first_ms + i * step_ms, first_ms + i * step_ms + 150] for i in range(count)]
+
+
+def test_funasr_sentences_are_timed_by_the_model_token_times() -> None:
+    # Paraformer with a punctuation model: one time per character, marks in between.
+    result = {"text": "二零二五年十月五号。花了三百八十块钱？", "timestamp": unit_times(17)}
+
+    clip = FunASRBackend.clip_result(result, funasr_clip("zh", itn=True))
+
+    assert clip.pieces == [
+        (pytest.approx(0.3), pytest.approx(2.05), "2025年10月5日。"),
+        (pytest.approx(2.1), pytest.approx(3.65), "花了380块钱？"),
+    ]
+
+
+def test_funasr_sentences_follow_sensevoice_pieces() -> None:
+    # SenseVoice names the piece each time belongs to; its marks are pieces too.
+    result = {
+        "text": "<|zh|><|NEUTRAL|><|Speech|><|withitn|>欢迎大家。Welcome all!",
+        "timestamp": unit_times(5),
+        "words": ["▁欢迎", "大家", "。", "▁Welcome", "▁all!"],
+    }
+
+    clip = FunASRBackend.clip_result(result, funasr_clip("auto"))
+
+    assert clip.language == "zh"
+    assert clip.pieces == [
+        (pytest.approx(0.3), pytest.approx(0.85), "欢迎大家。"),
+        (pytest.approx(0.9), pytest.approx(1.25), "Welcome all!"),
+    ]
+
+
+def test_funasr_text_spans_the_clip_when_times_do_not_match_it() -> None:
+    result = {"text": "欢迎大家。你好", "timestamp": unit_times(3)}
+
+    assert FunASRBackend.clip_result(result, funasr_clip("zh")).pieces == [
+        (0.0, 2.0, "欢迎大家。你好")
+    ]
 
 
 def test_job_with_no_speech_has_no_segments(engine_config: EngineConfig, tmp_path: Path) -> None:
