@@ -183,14 +183,18 @@ class Batcher:
     def _run_in_halves(self, batch: list[Request], cost: float) -> None:
         freed = clear_cache()
         half = len(batch) // 2
+        # Later batches stay within what may fit, rather than failing first every time.
+        self.batch_seconds = min(self.batch_seconds, cost / 2)
         logger.warning(
             "Out of GPU memory on a batch of %d clips (%.0f s of audio); freed %.0f MiB of "
-            "cached memory, retrying as batches of %d and %d clips",
+            "cached memory, retrying as batches of %d and %d clips; batches are now limited to "
+            "%.0f s of audio",
             len(batch),
             cost,
             freed / 2**20,
             half,
             len(batch) - half,
+            self.batch_seconds,
         )
         self._run(batch[:half])
         self._run(batch[half:])

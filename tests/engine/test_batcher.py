@@ -143,8 +143,11 @@ ErrorFor = Callable[[dict], Exception | None]
 def fail_model_calls(
     batcher: Batcher, monkeypatch: pytest.MonkeyPatch
 ) -> Callable[[ErrorFor], None]:
-    """fail_model_calls(error): the model raises error(kwargs) in the calls where it is not None."""
+    """fail_model_calls(error): the model raises error(kwargs) in the calls where it is not None.
+
+    The batcher's budget, which an out-of-memory error lowers, is restored afterwards."""
     generate = batcher.backend.model.generate
+    monkeypatch.setattr(batcher, "batch_seconds", batcher.batch_seconds)
 
     def failing_when(error: ErrorFor) -> None:
         def failing(**kwargs: Any) -> list[dict]:

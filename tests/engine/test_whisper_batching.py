@@ -64,6 +64,7 @@ def test_out_of_gpu_memory_is_recovered_by_halving_the_batch(
         return encode(features)
 
     monkeypatch.setattr(batcher.backend.model, "encode", only_one_fits)
+    monkeypatch.setattr(batcher, "batch_seconds", batcher.batch_seconds)  # restored afterwards
     batcher.recent.clear()
 
     result = transcribe_alone(*THREE_JOBS[0], engine_config)
@@ -73,8 +74,14 @@ def test_out_of_gpu_memory_is_recovered_by_halving_the_batch(
     assert [len(record.jobs) for record in batcher.recent] == [2, 1, 1]
     assert (
         "Out of GPU memory on a batch of 2 clips (60 s of audio); freed 0 MiB of cached memory, "
-        "retrying as batches of 1 and 1 clips"
+        "retrying as batches of 1 and 1 clips; batches are now limited to 30 s of audio"
     ) in caplog.text
+
+    # The next job's batches stay within what fitted: no failed attempt first.
+    caplog.clear()
+    assert transcribe_alone(*THREE_JOBS[0], engine_config) == one_at_a_time[0]
+    assert [len(record.jobs) for record in batcher.recent] == [2, 1, 1, 1, 1]
+    assert "Out of GPU memory" not in caplog.text
 
 
 def test_whisper_rows_with_hotwords_are_batched_apart(batcher: Batcher) -> None:
