@@ -31,6 +31,22 @@ WAV_FRONTEND_CONF = {
     "lfr_n": 6,
 }
 
+# The 2-layer SANM encoder of the tiny models.
+TINY_SANM_ENCODER = {
+    "output_size": _DIM,
+    "attention_heads": 4,
+    "linear_units": 128,
+    "num_blocks": 2,
+    "dropout_rate": 0.1,
+    "positional_dropout_rate": 0.1,
+    "attention_dropout_rate": 0.1,
+    "input_layer": "pe",
+    "normalize_before": True,
+    "kernel_size": 11,
+    "sanm_shfit": 0,
+    "selfattention_layer_type": "sanm",
+}
+
 PARAFORMER_CONFIG = {
     "model": "Paraformer",
     "model_conf": {
@@ -42,20 +58,7 @@ PARAFORMER_CONFIG = {
         "sampling_ratio": 0.75,
     },
     "encoder": "SANMEncoder",
-    "encoder_conf": {
-        "output_size": _DIM,
-        "attention_heads": 4,
-        "linear_units": 128,
-        "num_blocks": 2,
-        "dropout_rate": 0.1,
-        "positional_dropout_rate": 0.1,
-        "attention_dropout_rate": 0.1,
-        "input_layer": "pe",
-        "normalize_before": True,
-        "kernel_size": 11,
-        "sanm_shfit": 0,
-        "selfattention_layer_type": "sanm",
-    },
+    "encoder_conf": TINY_SANM_ENCODER,
     "decoder": "ParaformerSANMDecoder",
     "decoder_conf": {
         "attention_heads": 4,
@@ -87,12 +90,15 @@ PARAFORMER_CONFIG = {
 
 def build_tiny_paraformer(dst: Path) -> Path:
     """A 2-layer SANM Paraformer with a CIF predictor and a character vocabulary at `dst`."""
-    if dst.exists():
-        return dst
+    return _build_with_characters(dst, PARAFORMER_CONFIG)
+
+
+def _build_with_characters(dst: Path, config: dict) -> Path:
+    """A model folder (see build_model_dir) with `config` and the vocabulary TOKENS."""
     return build_model_dir(
         dst,
         {
-            "config.yaml": yaml.safe_dump(PARAFORMER_CONFIG, allow_unicode=True),
+            "config.yaml": yaml.safe_dump(config, allow_unicode=True),
             "tokens.json": json.dumps(TOKENS, ensure_ascii=False),
         },
     )
@@ -220,21 +226,8 @@ SENSEVOICE_CONFIG = {
     "model": "SenseVoiceSmall",
     "model_conf": {"length_normalized_loss": True, "sos": 1, "eos": 2, "ignore_id": -1},
     "encoder": "SenseVoiceEncoderSmall",
-    "encoder_conf": {
-        "output_size": _DIM,
-        "attention_heads": 4,
-        "linear_units": 128,
-        "num_blocks": 2,
-        "tp_blocks": 0,
-        "dropout_rate": 0.1,
-        "positional_dropout_rate": 0.1,
-        "attention_dropout_rate": 0.1,
-        "input_layer": "pe",
-        "normalize_before": True,
-        "kernel_size": 11,
-        "sanm_shfit": 0,
-        "selfattention_layer_type": "sanm",
-    },
+    # SenseVoice's encoder is SANM blocks too; no time-pooling blocks in the tiny one.
+    "encoder_conf": {**TINY_SANM_ENCODER, "tp_blocks": 0},
     "frontend": "WavFrontend",
     "frontend_conf": {**WAV_FRONTEND_CONF, "dither": 0.0},
     # bpemodel and cmvn_file are filled in by FunASR from bpe.model and am.mvn beside this file.
@@ -256,21 +249,12 @@ PUNCTUATION_CONFIG = {
         "sentence_end_id": 3,
     },
     "encoder": "SANMEncoder",
+    # Over token embeddings, as ct-punc's: their width, sinusoidal positions, padding id 0.
     "encoder_conf": {
+        **TINY_SANM_ENCODER,
         "input_size": _DIM,
-        "output_size": _DIM,
-        "attention_heads": 4,
-        "linear_units": 128,
-        "num_blocks": 2,
-        "dropout_rate": 0.1,
-        "positional_dropout_rate": 0.1,
         "attention_dropout_rate": 0.0,
-        "input_layer": "pe",
         "pos_enc_class": "SinusoidalPositionEncoder",
-        "normalize_before": True,
-        "kernel_size": 11,
-        "sanm_shfit": 0,
-        "selfattention_layer_type": "sanm",
         "padding_idx": 0,
     },
     "tokenizer": "CharTokenizer",
@@ -284,15 +268,7 @@ def build_tiny_punctuation(dst: Path) -> Path:
     Its random weights put commas, full stops, question marks and the odd "<unk>" mark between
     the tiny Paraformer's words.
     """
-    if dst.exists():
-        return dst
-    return build_model_dir(
-        dst,
-        {
-            "config.yaml": yaml.safe_dump(PUNCTUATION_CONFIG, allow_unicode=True),
-            "tokens.json": json.dumps(TOKENS, ensure_ascii=False),
-        },
-    )
+    return _build_with_characters(dst, PUNCTUATION_CONFIG)
 
 
 # Global CMVN in Kaldi's format: log-mel energies of the shared clips average about 14 with a
