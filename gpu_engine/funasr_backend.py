@@ -14,7 +14,7 @@ from gpu_engine.clips import ClipResult
 from gpu_engine.itn import inverse_normalize
 from gpu_engine.text import chinese_script, model_language
 from gpu_engine.timestamps import timed_sentences
-from gpu_engine.types import JobOptions
+from gpu_engine.types import EngineError, JobOptions
 
 # SenseVoice starts its output with tags: language (<|zh|>), emotion, event, ITN. The language is
 # kept; all are stripped from the text (funasr's own post-processing turns emotions and events
@@ -25,6 +25,9 @@ _ANY_TAG = re.compile(r"<\|[^|<>]*\|>|<unk>")
 # Model classes that write numbers as digits themselves when asked (use_itn / itn); for the
 # others (Paraformer...) the engine applies WeTextProcessing's ITN to their text.
 NATIVE_ITN_MODELS = frozenset({"SenseVoiceSmall", "FunASRNano"})
+# Fun-ASR-Nano's language model is told the language in words in its prompt ("语音转写成中文"):
+# the names FunASR's own Fun-ASR-Nano server maps codes to. Without one it detects the language.
+NANO_LANGUAGE_NAMES = {"zh": "中文", "en": "英文", "ja": "日文", "ko": "韩文"}
 
 
 @dataclass(frozen=True, eq=False)
@@ -56,16 +59,11 @@ class FunASRBackend:
     def __init__(self, preset: str, model: Any) -> None:  # funasr.AutoModel
         self.preset = preset
         self.model = model
-        self.native_itn = type(model.model).__name__ in NATIVE_ITN_MODELS
+        self.family = type(model.model).__name__
+        self.native_itn = self.family in NATIVE_ITN_MODELS
 
     def prepare(self, clip: np.ndarray, options: JobOptions) -> FunASRClip:
-        generate_options = {
-            "language": model_language(options.language) or "auto",
-            "use_itn": options.itn and self.native_itn,
-            # Token times (Paraformer, SenseVoice): sentences are timed by them.
-            "output_timestamp": True,
-            **_hotword_option(options.hotwords),
-        }
+        generate_options = self._generate_options(options)
         return FunASRClip(
             audio=clip,
             requested=options.language,
@@ -73,21 +71,54 @@ class FunASRBackend:
             group=tuple(sorted(generate_options.items())),
         )
 
+    def _generate_options(self, options: JobOptions) -> dict[str, Any]:
+        if self.family == "FunASRNano":
+            return self._nano_options(options)
+        return {
+            "language": model_language(options.language) or "auto",
+            "use_itn": options.itn and self.native_itn,
+            # Token times (Paraformer, SenseVoice): sentences are timed by them.
+            "output_timestamp": True,
+            **_hotword_option(options.hotwords),
+        }
+
+    def _nano_options(self, options: JobOptions) -> dict[str, Any]:
+        """Fun-ASR-Nano's own option names: it writes them into its language model's prompt."""
+        language = model_language(options.language)
+        if language is not None and language not in NANO_LANGUAGE_NAMES:
+            raise EngineError(
+                f"The model {self.preset!r} cannot be told to transcribe {options.language}: "
+                "choose one of zh, en, ja, ko, or automatic detection."
+            )
+        return {
+            "language": NANO_LANGUAGE_NAMES.get(language or ""),
+            "itn": options.itn,
+            "hotwords": options.hotwords,
+        }
+
     def recognize_batch(self, clips: Sequence[FunASRClip]) -> list[ClipResult]:
         # FunASR gives a whole input list one key unless a key list is passed; results are
         # matched back by key, because a model drops inputs whose decoding is empty.
         keys = [f"clip{index}" for index in range(len(clips))]
         results = self.model.generate(
-            input=[clip.audio for clip in clips],
+            input=[self._model_input(clip.audio) for clip in clips],
             key=keys,
             batch_size=len(clips),
             **dict(clips[0].group),
         )
-        by_key = {result["key"]: result for result in results if "key" in result}
+        by_key = {_key(result["key"]): result for result in results if "key" in result}
         return [
             self.clip_result(by_key.get(key, {}), clip)
             for key, clip in zip(keys, clips, strict=True)
         ]
+
+    def _model_input(self, audio: np.ndarray) -> Any:
+        if self.family != "FunASRNano":
+            return audio
+        import torch
+
+        # Fun-ASR-Nano's chat template takes a file path or a tensor; a NumPy array becomes None.
+        return torch.from_numpy(audio)
 
     @staticmethod
     def clip_result(result: dict[str, Any], clip: FunASRClip) -> ClipResult:
@@ -98,7 +129,7 @@ class FunASRBackend:
         tag = _LANGUAGE_TAG.search(raw)
         language = model_language(clip.requested) or (tag.group(1) if tag else "")
         text = " ".join(_ANY_TAG.sub(" ", raw).split())
-        sentences = timed_sentences(text, result.get("timestamp") or [], result.get("words"))
+        sentences = timed_sentences(text, *_token_times(result))
         pieces = []
         for start, end, sentence in sentences or [(0.0, clip.seconds, text)]:
             if clip.itn:
@@ -107,6 +138,24 @@ class FunASRBackend:
             if sentence:
                 pieces.append((start, end, sentence))
         return ClipResult(language=language, pieces=pieces)
+
+
+def _token_times(result: dict[str, Any]) -> tuple[list[list[float]], list[str] | None]:
+    """[start ms, end ms] per unit of the text, and the units where the model names them.
+
+    Paraformer gives `timestamp`, SenseVoice `timestamp` and `words`; Fun-ASR-Nano (with its CTC
+    decoder) gives `timestamps`, each naming its token, in seconds.
+    """
+    if "timestamps" in result:
+        tokens = result["timestamps"]
+        times = [[token["start_time"] * 1000, token["end_time"] * 1000] for token in tokens]
+        return times, [token["token"] for token in tokens]
+    return result.get("timestamp") or [], result.get("words")
+
+
+def _key(key: Any) -> str:
+    # A one-clip call comes back with its key in a list.
+    return key[0] if isinstance(key, list | tuple) else key
 
 
 def _hotword_option(hotwords: tuple[str, ...]) -> dict[str, str]:

@@ -1,5 +1,6 @@
 """Named model presets and the languages a job may ask for. Pure Python: the web imports it."""
 
+import os
 from pathlib import Path
 
 # Preset name -> where its weights come from: a hub id, a faster-whisper size name, or "package:..."
@@ -48,13 +49,17 @@ LANGUAGES: dict[str, str] = {
 
 
 def model_sources(overrides: dict[str, str]) -> dict[str, str]:
-    return {**BUILTIN_MODEL_SOURCES, **overrides}
+    """Each preset's source; a folder written as ~/... is in the home of this process's user."""
+    return {
+        preset: os.path.expanduser(source)
+        for preset, source in {**BUILTIN_MODEL_SOURCES, **overrides}.items()
+    }
 
 
 def punctuation_source(preset: str, overrides: dict[str, str]) -> str | None:
     """The punctuation model added to `preset`'s output, if any."""
     source = {**BUILTIN_PUNCTUATION_SOURCES, **overrides}.get(preset, "").strip()
-    return None if source.lower() in ("", NO_PUNCTUATION) else source
+    return None if source.lower() in ("", NO_PUNCTUATION) else os.path.expanduser(source)
 
 
 def is_whisper(preset: str, source: str) -> bool:

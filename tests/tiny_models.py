@@ -116,6 +116,7 @@ def build_model_dir(dst: Path, files: dict[str, str | bytes]) -> Path:
     work = Path(tempfile.mkdtemp(dir=dst.parent, prefix=f".{dst.name}."))
     try:
         for name, content in files.items():
+            (work / name).parent.mkdir(parents=True, exist_ok=True)
             if isinstance(content, bytes):
                 (work / name).write_bytes(content)
             else:
@@ -337,3 +338,121 @@ def _kaldi_cmvn(dims: int, shift: float, scale: float) -> str:
         f"<LearnRateCoef> 0 [ {row(scale)} ]\n"
         "</Nnet>\n"
     )
+
+
+# --- Fun-ASR-Nano ---
+
+# Fun-ASR-Nano: a SenseVoice encoder and an adaptor feeding a Qwen3 language model that is
+# prompted in words (language, hotwords, text normalisation). The language model's config and
+# tokenizer sit in a subfolder that configuration.json's file_path_metas points FunASR to.
+NANO_LLM_DIR = "Qwen3-0.6B"
+_NANO_SPECIAL_TOKENS = [
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|startofspeech|>",
+    "<|endofspeech|>",
+    "<unk>",
+]
+# Every character of the chat template and of the prompts FunASRNano.get_prompt writes, so that
+# a change of prompt is a change of tokens.
+_NANO_PROMPT_CHARACTERS = set(
+    "You are a helpful assistant.\n!:*[], "
+    "语音转写成中文英文日文韩文，不进行文本规整：请结合上下文信息，更加准确地完成任务。"
+    "如果没有相关我们会留空热词列表"
+)
+NANO_VOCABULARY = _NANO_SPECIAL_TOKENS + sorted(_NANO_PROMPT_CHARACTERS | set(_CHARACTERS))
+_NANO_DIM = _DIM
+
+NANO_CONFIG = {
+    "model": "FunASRNano",
+    "model_conf": {},
+    "audio_encoder": "SenseVoiceEncoderSmall",
+    "audio_encoder_conf": {**TINY_SANM_ENCODER, "tp_blocks": 0, "freeze": True},
+    "audio_adaptor": "Transformer",
+    "audio_adaptor_conf": {
+        "downsample_rate": 1,
+        "use_low_frame_rate": True,
+        "ffn_dim": 2 * _NANO_DIM,
+        "llm_dim": _NANO_DIM,
+        "encoder_dim": _DIM,
+        "n_layer": 1,
+        "attention_heads": 2,
+    },
+    "llm": "Qwen3-0.6b",
+    "llm_conf": {"hub": "hf", "freeze": True, "llm_dtype": "fp32", "init_param_path": NANO_LLM_DIR},
+    "frontend": "WavFrontend",
+    "frontend_conf": {**WAV_FRONTEND_CONF, "dither": 0.0},
+    "tokenizer": "HuggingfaceTokenizer",
+    "tokenizer_conf": {"init_param_path": NANO_LLM_DIR},
+}
+
+_NANO_FILE_PATHS = {
+    "init_param": "model.pt",
+    "config": "config.yaml",
+    "llm_conf": {"init_param_path": NANO_LLM_DIR},
+    "tokenizer_conf": {"init_param_path": NANO_LLM_DIR},
+    "frontend_conf": {"cmvn_file": "am.mvn"},
+}
+
+
+def build_tiny_fun_asr_nano(dst: Path) -> Path:
+    """A Fun-ASR-Nano with a 2-layer encoder, a 1-layer adaptor and a 2-layer Qwen3 over a
+    character vocabulary (NANO_VOCABULARY) at `dst`.
+
+    Does nothing when `dst` already exists (see build_model_dir). It has no CTC decoder, so it
+    gives no token times, and FunASR decodes a batch of clips in one call, as the real model
+    does without one.
+    """
+    if dst.exists():
+        return dst
+    return build_model_dir(
+        dst,
+        {
+            "config.yaml": yaml.safe_dump(NANO_CONFIG, allow_unicode=True),
+            "configuration.json": json.dumps({"file_path_metas": _NANO_FILE_PATHS}),
+            "am.mvn": _kaldi_cmvn(
+                WAV_FRONTEND_CONF["n_mels"] * WAV_FRONTEND_CONF["lfr_m"], _CMVN_SHIFT, _CMVN_SCALE
+            ),
+            **_tiny_qwen3_files(),
+        },
+    )
+
+
+def _tiny_qwen3_files() -> dict[str, str]:
+    """A 2-layer Qwen3's config and a one-token-per-character tokenizer, as NANO_LLM_DIR files."""
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast, Qwen3Config
+
+    ids = {token: index for index, token in enumerate(NANO_VOCABULARY)}
+    characters = Tokenizer(models.WordLevel(vocab=ids, unk_token="<unk>"))
+    characters.pre_tokenizer = pre_tokenizers.Split(Regex(r"[\s\S]"), behavior="isolated")
+    characters.decoder = decoders.Fuse()
+    characters.add_special_tokens(_NANO_SPECIAL_TOKENS)
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=characters,
+        unk_token="<unk>",
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+    )
+    config = Qwen3Config(
+        vocab_size=len(ids),
+        hidden_size=_NANO_DIM,
+        intermediate_size=2 * _NANO_DIM,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=_NANO_DIM // 2,
+        max_position_embeddings=4096,
+        bos_token_id=ids["<|endoftext|>"],
+        eos_token_id=ids["<|im_end|>"],
+        pad_token_id=ids["<|endoftext|>"],
+        # Untied and widely spread weights: a small random language model with tied embeddings
+        # repeats one token; this one says varied noise that follows its prompt and audio.
+        tie_word_embeddings=False,
+        initializer_range=0.5,
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        tokenizer.save_pretrained(folder)
+        config.save_pretrained(folder)
+        return {f"{NANO_LLM_DIR}/{path.name}": path.read_text() for path in Path(folder).iterdir()}

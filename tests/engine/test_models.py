@@ -139,6 +139,21 @@ def test_corrupt_funasr_weights_are_unavailable_and_a_repaired_model_loads(
     assert load_funasr("repairable", str(model_dir), engine_config, ProgressLog()) is not None
 
 
+def test_source_folder_in_the_home_directory_loads(
+    tmp_path: Path,
+    engine_config: EngineConfig,
+    tiny_paraformer_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    shutil.copytree(tiny_paraformer_dir, tmp_path / "models" / "mine")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    config = replace(engine_config, model_sources={"mine": "~/models/mine"})
+
+    backend = backend_for("mine", config, ProgressLog())
+
+    assert type(backend.model.model).__name__ == "Paraformer"
+
+
 def test_funasr_source_that_is_neither_folder_nor_hub_id_is_unavailable(
     engine_config: EngineConfig,
 ) -> None:

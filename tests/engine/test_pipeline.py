@@ -256,6 +256,25 @@ def test_funasr_sentences_follow_sensevoice_pieces() -> None:
     ]
 
 
+def test_funasr_sentences_follow_fun_asr_nano_tokens() -> None:
+    # Fun-ASR-Nano's CTC alignment names each token and times it in seconds.
+    tokens = ["广州", "市", "，", "房地产", "。", "Wel", "come"]
+    result = {
+        "text": "广州市，房地产。Welcome",
+        "timestamps": [
+            {"token": token, "start_time": 0.3 + 0.2 * i, "end_time": 0.45 + 0.2 * i}
+            for i, token in enumerate(tokens)
+        ],
+    }
+
+    clip = FunASRBackend.clip_result(result, funasr_clip("zh"))
+
+    assert clip.pieces == [
+        (pytest.approx(0.3), pytest.approx(1.25), "广州市，房地产。"),
+        (pytest.approx(1.3), pytest.approx(1.65), "Welcome"),
+    ]
+
+
 def test_funasr_text_spans_the_clip_when_times_do_not_match_it() -> None:
     result = {"text": "欢迎大家。你好", "timestamp": unit_times(3)}
 
