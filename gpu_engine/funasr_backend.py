@@ -72,29 +72,39 @@ class FunASRBackend:
         )
 
     def _generate_options(self, options: JobOptions) -> dict[str, Any]:
+        language = self._told_language(options)
         if self.family == "FunASRNano":
-            return self._nano_options(options)
+            # Fun-ASR-Nano's own option names: it writes them into its language model's prompt.
+            return {
+                "language": NANO_LANGUAGE_NAMES.get(language or ""),
+                "itn": options.itn,
+                "hotwords": options.hotwords,
+            }
         return {
-            "language": model_language(options.language) or "auto",
+            "language": language or "auto",
             "use_itn": options.itn and self.native_itn,
             # Token times (Paraformer, SenseVoice): sentences are timed by them.
             "output_timestamp": True,
             **_hotword_option(options.hotwords),
         }
 
-    def _nano_options(self, options: JobOptions) -> dict[str, Any]:
-        """Fun-ASR-Nano's own option names: it writes them into its language model's prompt."""
+    def _told_language(self, options: JobOptions) -> str | None:
+        """The language code to tell the model, None to let it detect; a language the model has
+        no name for fails the job rather than being silently ignored."""
         language = model_language(options.language)
-        if language is not None and language not in NANO_LANGUAGE_NAMES:
-            raise EngineError(
-                f"The model {self.preset!r} cannot be told to transcribe {options.language}: "
-                "choose one of zh, en, ja, ko, or automatic detection."
-            )
-        return {
-            "language": NANO_LANGUAGE_NAMES.get(language or ""),
-            "itn": options.itn,
-            "hotwords": options.hotwords,
-        }
+        known = (
+            NANO_LANGUAGE_NAMES
+            if self.family == "FunASRNano"
+            # SenseVoice's language tokens; models without any ignore the option.
+            else getattr(self.model.model, "lid_dict", None)
+        )
+        if language is None or known is None or language in known:
+            return language
+        codes = ", ".join(code for code in known if code not in ("auto", "nospeech"))
+        raise EngineError(
+            f"The model {self.preset!r} cannot transcribe {options.language}: choose one of "
+            f"{codes}, or automatic detection."
+        )
 
     def recognize_batch(self, clips: Sequence[FunASRClip]) -> list[ClipResult]:
         # FunASR gives a whole input list one key unless a key list is passed; results are

@@ -48,6 +48,28 @@ LANGUAGES: dict[str, str] = {
 }
 
 
+# The languages built-in FunASR presets can be told, besides "auto" (others, Whisper included,
+# take any code above): SenseVoice's own language tokens, Fun-ASR-Nano's prompt names, and
+# Paraformer-zh, which transcribes Mandarin only.
+PRESET_LANGUAGES: dict[str, frozenset[str]] = {
+    "sensevoice-small": frozenset({"zh", "zh-TW", "yue", "en", "ja", "ko"}),
+    "paraformer-zh": frozenset({"zh", "zh-TW"}),
+    "fun-asr-nano": frozenset({"zh", "zh-TW", "en", "ja", "ko"}),
+}
+
+
+def language_refusal(preset: str, language: str) -> str | None:
+    """Why `preset` cannot be told `language`, or None when it can."""
+    allowed = PRESET_LANGUAGES.get(preset)
+    if language == "auto" or allowed is None or language in allowed:
+        return None
+    choices = ", ".join(LANGUAGES[code] for code in LANGUAGES if code in allowed)
+    return (
+        f"{preset} cannot transcribe {LANGUAGES.get(language, language)}: "
+        f"choose {choices}, or {LANGUAGES['auto']}."
+    )
+
+
 def model_sources(overrides: dict[str, str]) -> dict[str, str]:
     """Each preset's source; a folder written as ~/... is in the home of this process's user."""
     return {

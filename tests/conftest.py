@@ -76,7 +76,8 @@ def process_env(django_db_setup, tiny_paraformer_dir) -> dict[str, str]:
         DATABASE_URL=f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         MEDIA_ROOT=str(settings.MEDIA_ROOT),
         MODEL_CACHE_DIR=str(settings.MODEL_CACHE_DIR),
-        ASR_ENABLED_MODELS=f"whisper-base,{TINY_MODEL},{BROKEN_MODEL}",
+        # paraformer-zh is offered (for the upload page's language choices), never loaded.
+        ASR_ENABLED_MODELS=f"whisper-base,{TINY_MODEL},{BROKEN_MODEL},paraformer-zh",
         ASR_MODEL_SOURCES=(
             f"{TINY_MODEL}={tiny_paraformer_dir},{BROKEN_MODEL}={REPO / 'no-such-dir'}"
         ),

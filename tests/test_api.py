@@ -266,6 +266,15 @@ def test_options_list_enabled_models_and_languages(alice_api):
 
     assert body["models"] == ["whisper-base"]
     assert {"code": "zh-TW", "name": "Chinese (Mandarin, traditional)"} in body["languages"]
+    assert body["model_languages"] == {"whisper-base": None}
+
+
+def test_options_say_which_languages_a_model_can_be_told(alice_api, settings):
+    settings.ASR_ENABLED_MODELS = ["whisper-base", "paraformer-zh"]
+
+    body = alice_api.get("/api/options/").json()
+
+    assert body["model_languages"] == {"whisper-base": None, "paraformer-zh": ["zh", "zh-TW"]}
 
 
 def test_token_endpoint_returns_a_working_token(alice, client):

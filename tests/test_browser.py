@@ -131,6 +131,24 @@ def test_upload_transcribe_play_and_export(
     expect(history_row.get_by_test_id("status-cell")).to_contain_text("Done")
 
 
+def test_upload_page_offers_only_the_languages_the_model_can_be_told(
+    portal_server, django_user_model, page
+):
+    django_user_model.objects.create_user("erin", password=PASSWORD)
+    log_in(page, portal_server, "erin")
+    language = page.locator("#language")
+    page.select_option("#model", "whisper-base")
+    page.select_option("#language", "en")
+
+    page.select_option("#model", "paraformer-zh")
+
+    expect(language).to_have_value("auto")
+    expect(language.locator("option[value=en]")).to_be_disabled()
+    expect(language.locator("option[value=zh-TW]")).to_be_enabled()
+    page.select_option("#model", "whisper-base")
+    expect(language.locator("option[value=en]")).to_be_enabled()
+
+
 def test_pages_follow_a_job_live_without_reloading(portal_server, django_user_model, page):
     user = django_user_model.objects.create_user("dave", password=PASSWORD)
     job = JobFactory(recording__owner=user, recording__name="standup.wav")

@@ -168,6 +168,21 @@ def test_invalid_options_are_rejected(alice_api, field, value):
     assert not Job.objects.exists()
 
 
+def test_a_language_the_chosen_model_cannot_be_told_is_rejected(alice_api, settings):
+    settings.ASR_ENABLED_MODELS = ["whisper-base", "fun-asr-nano"]
+
+    refused = upload(alice_api, CLIP, model="fun-asr-nano", language="fr")
+    accepted = upload(alice_api, CLIP, model="fun-asr-nano", language="zh-TW")
+
+    assert refused.status_code == 400
+    assert refused.json()["language"] == [
+        "fun-asr-nano cannot transcribe French: choose Chinese (Mandarin, simplified), "
+        "Chinese (Mandarin, traditional), English, Japanese, Korean, or Detect automatically."
+    ]
+    assert accepted.status_code == 201
+    assert upload(alice_api, CLIP, model="whisper-base", language="fr").status_code == 201
+
+
 def test_unsafe_file_names_are_sanitised(alice_api):
     upload_file = SimpleUploadedFile("../../etc/\u202eevil\x00.wav", CLIP.read_bytes())
 

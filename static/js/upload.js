@@ -26,6 +26,7 @@ let uploading = 0;
 let maxBytes = Infinity;
 let maxMb = null;
 let modelHotwords = {};
+let modelLanguages = {};
 
 const watcher = new JobWatcher(showJob);
 loadOptions();
@@ -40,7 +41,8 @@ async function loadOptions() {
       ...options.languages.map(({ code, name }) => new Option(name, code, false, code === "auto")),
     );
     modelHotwords = options.model_hotwords || {};
-    showHotwordsNote();
+    modelLanguages = options.model_languages || {};
+    showModelOptions();
     maxMb = options.max_upload_mb;
     maxBytes = maxMb * 1024 * 1024;
     document.getElementById("limits").textContent =
@@ -68,7 +70,21 @@ function showHotwordsNote() {
   }
   note.hidden = !note.textContent;
 }
-modelSelect.addEventListener("change", showHotwordsNote);
+
+// Offers only the languages the chosen model can be told.
+function offerModelLanguages() {
+  const allowed = modelLanguages[modelSelect.value];
+  for (const option of languageSelect.options) {
+    option.disabled = Boolean(allowed) && option.value !== "auto" && !allowed.includes(option.value);
+  }
+  if (languageSelect.selectedOptions[0]?.disabled) languageSelect.value = "auto";
+}
+
+function showModelOptions() {
+  showHotwordsNote();
+  offerModelLanguages();
+}
+modelSelect.addEventListener("change", showModelOptions);
 
 document.getElementById("choose-files").addEventListener("click", () => input.click());
 input.addEventListener("change", () => {

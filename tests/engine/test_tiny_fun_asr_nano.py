@@ -81,7 +81,7 @@ def test_nano_prompt_carries_the_job_language_hotwords_and_itn_choice(
 
 
 def test_nano_refuses_a_language_it_cannot_be_told(nano_config: EngineConfig) -> None:
-    with pytest.raises(EngineError, match="cannot be told to transcribe fr"):
+    with pytest.raises(EngineError, match="cannot transcribe fr: choose one of zh, en, ja, ko"):
         _transcribe(
             speech("en_two_cities_44s.wav"), JobOptions(model=NANO, language="fr"), nano_config
         )

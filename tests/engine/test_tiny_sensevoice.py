@@ -7,7 +7,7 @@ import torch
 
 from gpu_engine.audio import decode_audio
 from gpu_engine.pipeline import MIN_SEGMENT_S, transcribe_file
-from gpu_engine.types import EngineConfig, JobOptions
+from gpu_engine.types import EngineConfig, EngineError, JobOptions
 from gpu_engine.vad import detect_speech, plan_segments
 from tests.audio_files import speech
 from tests.engine.conftest import MODELS_DIR, ProgressLog, never
@@ -119,3 +119,18 @@ def test_engine_transcribes_with_sensevoice_following_the_speech_detector(
     assert all(s.text and "<|" not in s.text and "|>" not in s.text for s in result.segments)
     if language != "auto":
         assert result.language == language
+
+
+def test_engine_refuses_a_language_sensevoice_has_no_token_for(sensevoice_dir: Path) -> None:
+    config = EngineConfig(
+        model_sources={TINY_SENSEVOICE: str(sensevoice_dir)}, cache_dir=MODELS_DIR, device="cpu"
+    )
+
+    with pytest.raises(EngineError, match="cannot transcribe de: choose one of zh, en, yue"):
+        transcribe_file(
+            speech("zh_funasr_asr_example.wav"),
+            JobOptions(model=TINY_SENSEVOICE, language="de"),
+            config,
+            on_progress=ProgressLog(),
+            should_cancel=never,
+        )

@@ -2,7 +2,7 @@ from django.conf import settings
 from django.urls import reverse
 from rest_framework import serializers
 
-from gpu_engine.presets import LANGUAGES
+from gpu_engine.presets import LANGUAGES, language_refusal
 from transcription.hotwords import clean_hotwords, hotwords_note
 from transcription.models import HotwordList, Job, JobStatus, Recording, Segment
 
@@ -120,6 +120,9 @@ class UploadOptionsSerializer(serializers.Serializer):
 
     def validate(self, attrs: dict) -> dict:
         attrs.setdefault("model", settings.ASR_MODEL)
+        refusal = language_refusal(attrs["model"], attrs["language"])
+        if refusal:
+            raise serializers.ValidationError({"language": refusal})
         return attrs
 
 

@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from gpu_engine.presets import LANGUAGES
+from gpu_engine.presets import LANGUAGES, PRESET_LANGUAGES
 from transcription import media, selectors, services
 from transcription.api.serializers import (
     HotwordListSerializer,
@@ -128,6 +128,11 @@ class OptionsView(APIView):
                     model: model_hotword_support(model) for model in settings.ASR_ENABLED_MODELS
                 },
                 "languages": [{"code": c, "name": n} for c, n in LANGUAGES.items()],
+                # The codes each model can be told besides "auto"; null: any of `languages`.
+                "model_languages": {
+                    model: sorted(PRESET_LANGUAGES[model]) if model in PRESET_LANGUAGES else None
+                    for model in settings.ASR_ENABLED_MODELS
+                },
                 "max_upload_mb": settings.MAX_UPLOAD_MB,
                 "max_audio_hours": settings.MAX_AUDIO_HOURS,
             }
