@@ -12,6 +12,7 @@ import numpy as np
 from gpu_engine.audio import SAMPLE_RATE
 from gpu_engine.clips import ClipResult
 from gpu_engine.itn import inverse_normalize
+from gpu_engine.presets import NANO_LANGUAGE_NAMES
 from gpu_engine.text import chinese_script, model_language
 from gpu_engine.timestamps import timed_sentences
 from gpu_engine.types import EngineError, JobOptions
@@ -25,9 +26,6 @@ _ANY_TAG = re.compile(r"<\|[^|<>]*\|>|<unk>")
 # Model classes that write numbers as digits themselves when asked (use_itn / itn); for the
 # others (Paraformer...) the engine applies WeTextProcessing's ITN to their text.
 NATIVE_ITN_MODELS = frozenset({"SenseVoiceSmall", "FunASRNano"})
-# Fun-ASR-Nano's language model is told the language in words in its prompt ("语音转写成中文"):
-# the names FunASR's own Fun-ASR-Nano server maps codes to. Without one it detects the language.
-NANO_LANGUAGE_NAMES = {"zh": "中文", "en": "英文", "ja": "日文", "ko": "韩文"}
 
 
 @dataclass(frozen=True, eq=False)

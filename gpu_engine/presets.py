@@ -48,13 +48,17 @@ LANGUAGES: dict[str, str] = {
 }
 
 
+# Fun-ASR-Nano's language model is told the language in words in its prompt ("语音转写成中文"):
+# the names FunASR's own Fun-ASR-Nano server maps codes to. Without one it detects the language.
+NANO_LANGUAGE_NAMES = {"zh": "中文", "en": "英文", "ja": "日文", "ko": "韩文"}
+
 # The languages built-in FunASR presets can be told, besides "auto" (others, Whisper included,
 # take any code above): SenseVoice's own language tokens, Fun-ASR-Nano's prompt names, and
 # Paraformer-zh, which transcribes Mandarin only.
 PRESET_LANGUAGES: dict[str, frozenset[str]] = {
     "sensevoice-small": frozenset({"zh", "zh-TW", "yue", "en", "ja", "ko"}),
     "paraformer-zh": frozenset({"zh", "zh-TW"}),
-    "fun-asr-nano": frozenset({"zh", "zh-TW", "en", "ja", "ko"}),
+    "fun-asr-nano": frozenset({*NANO_LANGUAGE_NAMES, "zh-TW"}),
 }
 
 
