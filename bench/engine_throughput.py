@@ -6,6 +6,7 @@ model and device, in one process. See bench/README.md.
 
 import argparse
 import datetime
+import functools
 import gc
 import json
 import logging
@@ -14,6 +15,7 @@ import platform
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,9 +73,11 @@ def main(argv: list[str] | None = None) -> int:
         args.audio_dir, args.files, seed=args.seed, max_seconds=args.limit_seconds
     )
     print(f"File set: {describe(files)}; cached in {files[0].path.parent}", flush=True)
+    detection = _speech_detection(files, args)
     runs = [_run_model(model, files, args) for model in _models(args.model, args.device)]
     if args.json:
-        args.json.write_text(json.dumps(_report(runs, args), ensure_ascii=False, indent=1))
+        report = _report(runs, args) | {"speech_detection_x_real_time": detection}
+        args.json.write_text(json.dumps(report, ensure_ascii=False, indent=1))
         print(f"Wrote {args.json}")
     return 0
 
@@ -115,6 +119,12 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="also time faster-whisper's BatchedInferencePipeline (batch 8) on the same files",
     )
+    parser.add_argument(
+        "--vad-processes",
+        type=int,
+        default=None,
+        help="the engine's speech detector processes (default: as VAD_PROCESSES=auto)",
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--audio-dir", type=Path, default=REPO / "data" / "bench-audio")
     parser.add_argument("--models-dir", type=Path, default=REPO / "data" / "models")
@@ -131,6 +141,32 @@ def _limit_threads(threads: int) -> None:
     import torch
 
     torch.set_num_threads(threads)
+
+
+def _speech_detection(files: list[BenchFile], args: argparse.Namespace) -> dict[str, float]:
+    """x real time of the engine's speech detector (FSMN-VAD, on the CPU) alone on the files: in
+    one thread, in `--slots` threads at once as the worker's jobs run it, and in the detector
+    processes the engine uses on this device, if any. The engine cannot go faster."""
+    from gpu_engine.audio import decode_audio
+    from gpu_engine.vad import detect_speech, detection_processes
+
+    audio = [decode_audio(f.path, max_seconds=f.seconds + 1) for f in files]
+    total = sum(f.seconds for f in files)
+    processes = detection_processes(args.vad_processes)
+    ways = {f"{count} thread{'s' * (count > 1)}": (count, 0) for count in sorted({1, args.slots})}
+    if processes:
+        ways[f"{processes} processes"] = (args.slots, processes)
+    figures = {}
+    for name, (threads, processes) in ways.items():
+        detect = functools.partial(detect_speech, threads=args.threads, processes=processes)
+        detect(audio[0][:16000])  # loads funasr, or starts the processes (not timed)
+        started = time.perf_counter()
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(detect, audio))
+        figures[name] = total / (time.perf_counter() - started)
+    shown = ", ".join(f"in {name} {value:.0f}x" for name, value in figures.items())
+    print(f"Speech detection alone (FSMN-VAD, CPU): {shown} real time", flush=True)
+    return figures
 
 
 def _models(choice: str, device: str) -> tuple[str, ...]:
@@ -235,6 +271,7 @@ def _engine_config(args: argparse.Namespace, preset: str, model_dir: Path) -> En
         device=args.device,
         dtype=args.dtype,
         cpu_threads=args.threads,
+        vad_processes=args.vad_processes,
     )
 
 

@@ -19,7 +19,7 @@ from gpu_engine.types import (
     TranscribedSegment,
     TranscriptResult,
 )
-from gpu_engine.vad import Span, detect_speech, plan_segments
+from gpu_engine.vad import Span, detect_speech, detection_processes, plan_segments
 
 # Speech shorter than this is joined to a neighbour: alone it is mostly a breath or a click, and
 # recognisers do poorly on fragments.
@@ -59,7 +59,11 @@ def transcribe_file(
     if should_cancel():
         raise JobCancelled()
     on_progress("segmenting", _SEGMENTING_AT, "Finding speech")
-    spans = detect_speech(audio, threads=config.cpu_threads)
+    spans = detect_speech(
+        audio,
+        threads=config.cpu_threads,
+        processes=detection_processes(config.vad_processes),
+    )
     clips = plan_segments(
         spans,
         max_segment_s=min(config.max_segment_s, backend.max_clip_s),

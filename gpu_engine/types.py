@@ -22,6 +22,9 @@ class EngineConfig:
     # Audio seconds one model call may take, clips from all jobs together; a Whisper clip costs a
     # whole 30 s window. 0 picks a default for the device (see device.batch_seconds).
     batch_seconds: float = 0.0
+    # Processes finding speech for the jobs; None: one per core up to 4 (see
+    # vad.detection_processes), 0: each job finds its own in its thread.
+    vad_processes: int | None = None
 
 
 @dataclass(frozen=True)

@@ -174,6 +174,10 @@ MAX_SEGMENT_S = env.float("MAX_SEGMENT_S", default=30)
 # Audio seconds per model call, clips of all running jobs together (a Whisper clip counts 30 s);
 # 0 picks 240 on CPU and 960 on CUDA (gpu_engine/device.py says why).
 BATCH_SECONDS = env.float("BATCH_SECONDS", default=0)
+# Processes that find speech (FSMN-VAD) for the worker's jobs: "auto" (one per core, up to 4) or a
+# number (0: in each job's thread, where its Python frame loop competes for the GIL).
+_vad_processes = env("VAD_PROCESSES", default="auto")
+VAD_PROCESSES = None if _vad_processes == "auto" else int(_vad_processes)
 # Jobs one worker runs at once (its Celery thread pool): their clips share the model's batches.
 WORKER_SLOTS = env.int("WORKER_SLOTS", default=4)
 # Progress is written to the database at most this often per job.

@@ -24,6 +24,7 @@ def engine_config() -> EngineConfig:
         max_segment_s=settings.MAX_SEGMENT_S,
         batch_seconds=settings.BATCH_SECONDS,
         max_audio_s=settings.MAX_AUDIO_HOURS * 3600,
+        vad_processes=settings.VAD_PROCESSES,
     )
 
 

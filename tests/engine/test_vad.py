@@ -1,10 +1,16 @@
+import os
+import subprocess
+import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from gpu_engine import vad
 from gpu_engine.audio import SAMPLE_RATE, decode_audio
-from gpu_engine.vad import VAD_OPTIONS, detect_speech, plan_segments
+from gpu_engine.vad import VAD_OPTIONS, detect_speech, detection_processes, plan_segments
 from tests.audio_files import speech
 
 
@@ -146,3 +152,79 @@ def test_jobs_detecting_speech_at_once_get_what_each_gets_alone() -> None:
         together = list(pool.map(detect_speech, audio))
 
     assert together == alone
+
+
+@pytest.fixture
+def detector_processes():
+    """Shuts down the detector processes a test started (each holds funasr and torch)."""
+    yield
+    for processes, pool in list(vad._pools.items()):
+        vad._drop(pool, processes)
+
+
+def test_speech_found_in_detector_processes_is_what_a_job_thread_finds(detector_processes) -> None:
+    files = ["long_pauses_70s.wav", "en_two_cities_44s.wav", "zh_funasr_asr_example.wav"]
+    audio = [decode_audio(speech(name), max_seconds=600) for name in files]
+    alone = [detect_speech(samples) for samples in audio]
+
+    with ThreadPoolExecutor(3) as pool:
+        in_processes = list(pool.map(lambda samples: detect_speech(samples, processes=2), audio))
+
+    assert in_processes == alone
+    assert len(in_processes[0]) == 12
+
+
+def test_a_dead_detector_process_is_replaced(long_pauses: np.ndarray, detector_processes) -> None:
+    expected = detect_speech(long_pauses, processes=1)
+    broken = vad._pool(1)
+    broken.submit(os._exit, 1)  # the process dies, as one killed for memory would
+
+    assert detect_speech(long_pauses, processes=1) == expected
+    assert vad._pool(1) is not broken
+
+
+def test_detector_processes_leave_with_a_worker_killed_outright(tmp_path) -> None:
+    # A worker process that starts its detector process, says its pid, and waits to be killed.
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import time, numpy as np\n"
+            "from gpu_engine import vad\n"
+            "vad.detect_speech(np.zeros(16000, dtype=np.float32), processes=1)\n"
+            "print('detector', *vad._pools[1]._processes, flush=True)\n"
+            "time.sleep(600)\n",
+        ],
+        cwd=Path(__file__).resolve().parents[2],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    # funasr prints notices of its own on import.
+    said = next(line for line in worker.stdout if line.startswith("detector "))
+    detector = int(said.split()[1])
+    assert _running(detector)
+
+    worker.kill()
+    worker.wait()
+
+    deadline = time.monotonic() + 10 * vad.ORPHAN_CHECK_S
+    while _running(detector) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _running(detector)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A process that has exited but is not yet reaped (a zombie) counts as gone.
+    return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+
+
+def test_detector_processes_default_to_one_per_core_up_to_four() -> None:
+    cores = len(os.sched_getaffinity(0))
+
+    assert detection_processes(None) == min(cores, vad.MAX_AUTO_PROCESSES)
+    assert detection_processes(3) == 3
+    assert detection_processes(0) == 0
