@@ -1,10 +1,11 @@
 """Peak memory of this process while a block runs: resident memory (RSS), and CUDA memory when a
 GPU is in use.
 
-RSS is sampled from /proc/self/statm by a background thread, and also read from the kernel's own
-high-water mark (VmHWM), which is reset at the start of the block where the kernel allows it
-(writing 5 to /proc/self/clear_refs). Without /proc (macOS), resource.getrusage's lifetime peak is
-the fallback: it cannot be reset, so it then covers everything before the block too.
+RSS is this process's and its child processes' (the engine's speech detector processes), sampled
+from /proc/<pid>/statm by a background thread, and also this process's own high-water mark from
+the kernel (VmHWM), which is reset at the start of the block where the kernel allows it (writing
+5 to /proc/self/clear_refs). Without /proc (macOS), resource.getrusage's lifetime peak is the
+fallback: it cannot be reset, so it then covers everything before the block too.
 """
 
 import contextlib
@@ -64,9 +65,24 @@ class PeakMemory:
 
 
 def _current_rss() -> int:
-    if _STATM.is_file():
-        return int(_STATM.read_text().split()[1]) * _PAGE
-    return _lifetime_peak()
+    if not _STATM.is_file():
+        return _lifetime_peak()
+    return sum(_rss(pid) for pid in ["self", *_children()])
+
+
+def _children() -> list[str]:
+    pids = []
+    for task in Path("/proc/self/task").iterdir():
+        with contextlib.suppress(OSError):  # a thread that ended meanwhile
+            pids += (task / "children").read_text().split()
+    return pids
+
+
+def _rss(pid: str) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * _PAGE
+    except (OSError, IndexError, ValueError):  # a child that exited meanwhile
+        return 0
 
 
 def _high_water_mark() -> int:
