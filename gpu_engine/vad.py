@@ -4,6 +4,7 @@ import importlib.util
 import math
 import multiprocessing
 import os
+import tempfile
 import threading
 import time
 from collections.abc import Iterable
@@ -80,16 +81,27 @@ _pools_lock = threading.Lock()
 
 def _detect_in_processes(audio: np.ndarray, processes: int) -> list[Span]:
     _vad_model_dir()  # a missing model is said here, not as a dead process
-    # A pool found broken (one of its processes died, killed for memory say) is replaced, and
-    # the audio gets one more try in the new one.
-    for _ in range(2):
-        pool = _pool(processes)
-        try:
-            return pool.submit(_detect, audio, 1).result()
-        except BrokenProcessPool as error:
-            _drop(pool, processes)
-            failure = error
+    # The audio goes by file, not through the pool's pipe: if a detector process died while
+    # reading megabytes from that pipe, the pool's feeder thread would stay blocked writing them,
+    # and this worker could never exit.
+    with tempfile.NamedTemporaryFile(prefix="voxa-speech-", suffix=".npy") as file:
+        np.save(file, audio)
+        file.flush()
+        # A pool found broken (one of its processes died, killed for memory say) is replaced,
+        # and the audio gets one more try in the new one.
+        for _ in range(2):
+            pool = _pool(processes)
+            try:
+                return pool.submit(_detect_saved, file.name).result()
+            except BrokenProcessPool as error:
+                _drop(pool, processes)
+                failure = error
     raise EngineError(f"Speech detection failed: its process stopped ({failure}).") from failure
+
+
+def _detect_saved(path: str) -> list[Span]:
+    """In a detector process (one CPU thread): the speech in audio saved by np.save."""
+    return _detect(np.load(path), 1)
 
 
 def _pool(processes: int) -> ProcessPoolExecutor:

@@ -1,6 +1,8 @@
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -174,13 +176,25 @@ def test_speech_found_in_detector_processes_is_what_a_job_thread_finds(detector_
     assert len(in_processes[0]) == 12
 
 
-def test_a_dead_detector_process_is_replaced(long_pauses: np.ndarray, detector_processes) -> None:
+def test_a_detector_process_killed_mid_job_is_replaced_and_leaves_nothing_waiting(
+    long_pauses: np.ndarray, detector_processes
+) -> None:
     expected = detect_speech(long_pauses, processes=1)
-    broken = vad._pool(1)
-    broken.submit(os._exit, 1)  # the process dies, as one killed for memory would
+    pool = vad._pool(1)
+    pool.submit(time.sleep, 3)  # the detector process is busy...
+    with ThreadPoolExecutor(1) as job:
+        found = job.submit(detect_speech, long_pauses, processes=1)  # ...while a job waits
+        time.sleep(1)
+        for pid in list(pool._processes):
+            os.kill(pid, signal.SIGKILL)  # as the kernel kills a process out of memory
 
-    assert detect_speech(long_pauses, processes=1) == expected
-    assert vad._pool(1) is not broken
+        assert found.result(timeout=60) == expected
+    assert vad._pool(1) is not pool
+    # Nothing of the broken pool is left waiting, so the worker can still exit.
+    closing = threading.Thread(target=pool.shutdown, daemon=True)
+    closing.start()
+    closing.join(timeout=10)
+    assert not closing.is_alive()
 
 
 def test_detector_processes_leave_with_a_worker_killed_outright(tmp_path) -> None:
