@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.tiny_models import WAV_FRONTEND_CONF, build_model_dir
+from tests.tiny_models import TINY_SANM_ENCODER, WAV_FRONTEND_CONF, build_model_dir
 
 VOCAB_SIZE = 25055
 _SPECIALS = ["<unk>", "<s>", "</s>"]
@@ -20,20 +20,14 @@ CONFIG = {
     "model": "SenseVoiceSmall",
     "model_conf": {"length_normalized_loss": True, "sos": 1, "eos": 2, "ignore_id": -1},
     "encoder": "SenseVoiceEncoderSmall",
+    # The tiny models' SANM settings at SenseVoiceSmall's size: 50 blocks of width 512, then 20
+    # time-pooling blocks.
     "encoder_conf": {
+        **TINY_SANM_ENCODER,
         "output_size": 512,
-        "attention_heads": 4,
         "linear_units": 2048,
         "num_blocks": 50,
         "tp_blocks": 20,
-        "dropout_rate": 0.1,
-        "positional_dropout_rate": 0.1,
-        "attention_dropout_rate": 0.1,
-        "input_layer": "pe",
-        "normalize_before": True,
-        "kernel_size": 11,
-        "sanm_shfit": 0,
-        "selfattention_layer_type": "sanm",
     },
     "tokenizer": "SentencepiecesTokenizer",
     "tokenizer_conf": {"bpemodel": None, "unk_symbol": "<unk>", "split_with_space": True},
