@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import environ
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -132,8 +133,11 @@ CHANNEL_LAYERS = {
 
 # Celery: late acks and one prefetched task so a crashed worker loses nothing; JSON only.
 JOB_MAX_ATTEMPTS = env.int("JOB_MAX_ATTEMPTS", default=3)
-# A running job whose worker has not reported for this long may be taken over by a redelivery.
+# A running job whose worker has not reported for this long may be taken over: by a redelivery
+# of its task, or by the janitor once its worker also fails to answer a ping.
 JOB_STALE_AFTER_S = env.int("JOB_STALE_AFTER_S", default=600)
+JOB_JANITOR_INTERVAL_S = env.float("JOB_JANITOR_INTERVAL_S", default=60)
+WORKER_PING_TIMEOUT_S = env.float("WORKER_PING_TIMEOUT_S", default=5)
 # Hard limit for one job: room for the longest audio allowed at a slow CPU pace.
 JOB_TIME_LIMIT_S = env.int("JOB_TIME_LIMIT_S", default=int(600 + MAX_AUDIO_HOURS * 3600 * 2))
 # Each job's own limit, scaled to its audio and counted from the end of any model download;
@@ -157,6 +161,25 @@ CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": _visibility_tim
 CELERY_VISIBILITY_TIMEOUT = _visibility_timeout
 CELERY_TASK_TIME_LIMIT = JOB_TIME_LIMIT_S
 CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", default="transcription")
+# Upkeep has a queue of its own, which every worker also consumes, so that it never waits behind
+# a backlog of jobs.
+MAINTENANCE_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}.maintenance"
+# Each bound by its own name: Celery would otherwise bind both to the default routing key, and
+# every message would land in both queues.
+CELERY_TASK_QUEUES = [
+    Queue(name, routing_key=name) for name in (CELERY_TASK_DEFAULT_QUEUE, MAINTENANCE_QUEUE)
+]
+CELERY_TASK_ROUTES = {"transcription.requeue_stalled_jobs": {"queue": MAINTENANCE_QUEUE}}
+# Celery beat, one per deployment, sends the janitor that requeues the jobs of workers that died
+# for good (their host gone): no restart of theirs will. A late janitor is dropped, not piled up.
+CELERY_BEAT_SCHEDULE = {
+    "requeue-stalled-jobs": {
+        "task": "transcription.requeue_stalled_jobs",
+        "schedule": JOB_JANITOR_INTERVAL_S,
+        "options": {"expires": JOB_JANITOR_INTERVAL_S},
+    },
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 
 # Recognition. Users pick among ASR_ENABLED_MODELS; where each preset's weights come from is set
 # here only (a hub id or a local directory), never by a request.

@@ -24,9 +24,12 @@ mkdir -p "${DATA_DIR:-data}"
 .venv/bin/python manage.py ensure_admin
 
 # One process, one model: WORKER_SLOTS jobs run at once in threads, their clips batched together.
-.venv/bin/celery -A portal worker --pool=threads --concurrency="${WORKER_SLOTS:-4}" --loglevel=INFO \
-    -Q "${CELERY_QUEUE:-transcription}" &
+# It consumes the job queue and the upkeep queue (settings name both).
+.venv/bin/celery -A portal worker --pool=threads --concurrency="${WORKER_SLOTS:-4}" --loglevel=INFO &
 worker=$!
-trap 'kill $worker 2>/dev/null; wait $worker 2>/dev/null' EXIT INT TERM
-echo "Voxa on http://${WEB_HOST:-127.0.0.1}:${WEB_PORT:-8000}/ (Ctrl-C stops web and worker)"
+# Beat sends the janitor that requeues the jobs of a worker that died for good; one per deployment.
+.venv/bin/celery -A portal beat --loglevel=INFO &
+beat=$!
+trap 'kill $worker $beat 2>/dev/null; wait $worker $beat 2>/dev/null' EXIT INT TERM
+echo "Voxa on http://${WEB_HOST:-127.0.0.1}:${WEB_PORT:-8000}/ (Ctrl-C stops web, worker and beat)"
 .venv/bin/daphne -b "${WEB_HOST:-127.0.0.1}" -p "${WEB_PORT:-8000}" portal.asgi:application

@@ -6,7 +6,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -116,7 +116,7 @@ def start_worker(env: dict[str, str], name: str, queue: str, log: Path) -> subpr
     command = [
         sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool=threads",
         f"--concurrency={settings.WORKER_SLOTS}",
-        "--loglevel=INFO", "--without-gossip", "--without-mingle", "-n", name, "-Q", queue,
+        "--loglevel=INFO", "--without-gossip", "--without-mingle", "-n", name,
     ]  # fmt: skip
     process = _start(command, {**env, "CELERY_QUEUE": queue}, log)
     deadline = time.monotonic() + WORKER_START_TIMEOUT_S
@@ -134,6 +134,13 @@ def celery_worker(process_env, tmp_path_factory) -> Iterator[str]:
     yield name
     _stop(process)
     print(f"\n--- worker log tail ---\n{log.read_text()[-2000:]}")
+
+
+def wait_until(condition: Callable[[], bool], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)
 
 
 def _free_port() -> int:

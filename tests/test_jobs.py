@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from tests.factories import JobFactory
 from transcription import runner, services
-from transcription.models import Job, JobStatus, Segment
+from transcription.models import Job, JobLost, JobStatus, Segment
 
 pytestmark = pytest.mark.django_db
 
@@ -54,8 +54,8 @@ def test_missing_job_ends_quietly():
 
 def test_storing_a_transcript_replaces_an_earlier_attempts_segments():
     job = JobFactory()
+    Segment.objects.create(job=job, index=0, start=0, end=1, text="left over")
     job.claim(worker="w")
-    services.job_store_transcript(job=job, language="en", text="a", segments=[(0, 1, "a")])
     services.job_store_transcript(
         job=job, language="en", text="b c", segments=[(0, 1, "b"), (1, 2, "c")]
     )
@@ -119,3 +119,43 @@ def test_time_limit_scales_with_the_audio(settings):
     settings.JOB_TIME_BASE_S, settings.JOB_TIME_PER_AUDIO_S = 900, 2.0
 
     assert runner.job_time_limit(JobFactory(recording__duration_s=3600)) == 900 + 7200
+
+
+def _taken_over(settings) -> tuple[Job, Job]:
+    """The same job as its first worker still sees it, and after a second worker took it over."""
+    slow = JobFactory()
+    slow.claim(worker="slow")
+    Job.objects.filter(pk=slow.pk).update(
+        heartbeat_at=timezone.now() - timedelta(seconds=settings.JOB_STALE_AFTER_S + 1)
+    )
+    fast = Job.objects.get(pk=slow.pk)
+    assert fast.claim(worker="fast")
+    return slow, fast
+
+
+def test_a_worker_whose_job_was_taken_over_can_no_longer_write_to_it(settings):
+    slow, fast = _taken_over(settings)
+
+    with pytest.raises(JobLost):
+        slow.record_progress(stage="transcribing", progress=50)
+    with pytest.raises(JobLost):
+        slow.cancel_was_requested()
+    with pytest.raises(JobLost):
+        services.job_store_transcript(job=slow, language="en", text="a", segments=[(0, 1, "a")])
+    with pytest.raises(JobLost):
+        slow.mark_failed(reason="boom")
+
+    stored = Job.objects.get(pk=fast.pk)
+    assert (stored.status, stored.worker, stored.attempts) == (JobStatus.RUNNING, "fast", 2)
+    assert (stored.progress, stored.error, stored.segments.count()) == (0, "", 0)
+    fast.record_progress(stage="transcribing", progress=50)
+    assert not fast.cancel_was_requested()
+
+
+def test_releasing_a_job_that_moved_on_changes_nothing(settings):
+    slow, fast = _taken_over(settings)
+
+    assert not slow.release()
+    assert (slow.status, slow.worker) == (JobStatus.RUNNING, "fast")
+    assert fast.release()
+    assert (fast.status, fast.worker, fast.attempts) == (JobStatus.QUEUED, "", 2)

@@ -1,13 +1,12 @@
 """Nothing is lost when a worker dies: kill -9 mid-job, restart, the job finishes once."""
 
 import os
-import time
 
 import pytest
 from django.core.files import File
 
 from tests.audio_files import speech
-from tests.conftest import _stop, start_worker
+from tests.conftest import _stop, start_worker, wait_until
 from tests.factories import JobFactory, RecordingFactory
 from transcription.models import Job, JobStatus
 from transcription.tasks import transcribe_job
@@ -16,13 +15,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 # A queue of its own, so only the worker under test sees this job.
 CRASH_QUEUE = "voxa-crash-tests"
-
-
-def wait_until(condition, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.2)
 
 
 def test_a_job_whose_worker_is_killed_finishes_once_after_a_restart(process_env, alice, tmp_path):
@@ -53,4 +45,4 @@ def test_a_job_whose_worker_is_killed_finishes_once_after_a_restart(process_env,
     segments = list(job.segments.values_list("index", "start", "end", "text"))
     assert [index for index, *_ in segments] == list(range(len(segments)))
     assert len({(start, end) for _, start, end, _ in segments}) == len(segments)
-    assert "Requeueing job" in (tmp_path / "second.log").read_text()
+    assert "Requeued job" in (tmp_path / "second.log").read_text()

@@ -57,6 +57,11 @@ class JobStage(models.TextChoices):
 ACTIVE_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)
 
 
+class JobLost(Exception):
+    """The worker running a job no longer holds it: a later claim took it over (its worker was
+    thought dead), or it was deleted. That worker stops and writes nothing more to it."""
+
+
 class Job(models.Model):
     """One recognition run over a recording. Status changes only through the methods below."""
 
@@ -126,24 +131,31 @@ class Job(models.Model):
         self.refresh_from_db()
         return bool(taken)
 
-    def release(self) -> None:
-        """Back to the queue: its worker stopped without finishing it. Attempts are kept."""
-        self.status = JobStatus.QUEUED
-        self.stage = JobStage.QUEUED
-        self.progress = 0
-        self.message = ""
-        self.worker = ""
-        self.heartbeat_at = None
-        self.save(
-            update_fields=["status", "stage", "progress", "message", "worker", "heartbeat_at"]
+    def release(self) -> bool:
+        """Back to the queue: its worker stopped without finishing it. Attempts are kept.
+        False when the job had moved on meanwhile (finished, or claimed again)."""
+        released = self._as_held().update(
+            status=JobStatus.QUEUED,
+            stage=JobStage.QUEUED,
+            progress=0,
+            message="",
+            worker="",
+            heartbeat_at=None,
         )
+        self.refresh_from_db()
+        return bool(released)
 
     def record_progress(self, *, stage: str, progress: float, message: str = "") -> None:
         self.stage = stage
         self.progress = round(max(0.0, min(progress, 100.0)), 1)
         self.message = message[:255]
         self.heartbeat_at = timezone.now()
-        self.save(update_fields=["stage", "progress", "message", "heartbeat_at"])
+        self._update_as_holder(
+            stage=self.stage,
+            progress=self.progress,
+            message=self.message,
+            heartbeat_at=self.heartbeat_at,
+        )
 
     def mark_succeeded(self, *, language: str, text: str) -> None:
         self._finish(JobStatus.SUCCEEDED, detected_language=language, text=text, progress=100)
@@ -155,24 +167,41 @@ class Job(models.Model):
         self._finish(JobStatus.CANCELLED)
 
     def _finish(self, status: str, **fields: object) -> None:
-        self.status = status
-        self.finished_at = timezone.now()
-        self.message = ""
+        fields.update(status=status, finished_at=timezone.now(), message="")
+        self._update_as_holder(**fields)
         for name, value in fields.items():
             setattr(self, name, value)
-        self.save()
+
+    def _as_held(self) -> models.QuerySet["Job"]:
+        """This job, only while it is still running under the claim this instance made or read."""
+        return Job.objects.filter(
+            pk=self.pk, status=JobStatus.RUNNING, worker=self.worker, attempts=self.attempts
+        )
+
+    def _update_as_holder(self, **fields: object) -> None:
+        # Fenced by the claim: a worker that was taken for dead, but was only slow, must not
+        # overwrite the run that took over from it.
+        if not self._as_held().update(**fields):
+            raise self._lost()
+
+    def _lost(self) -> JobLost:
+        return JobLost(f"Job {self.pk} is no longer held by {self.worker}, attempt {self.attempts}")
 
     def request_cancel(self) -> None:
         """A queued job ends at once; a running one stops at its next segment."""
-        if self.status == JobStatus.QUEUED:
-            self.cancel_requested = True
-            self.mark_cancelled()
-        elif self.status == JobStatus.RUNNING:
-            self.cancel_requested = True
-            self.save(update_fields=["cancel_requested"])
+        active = Job.objects.filter(pk=self.pk, status__in=ACTIVE_STATUSES)
+        active.update(cancel_requested=True)  # from here on no worker can claim it
+        active.filter(status=JobStatus.QUEUED).update(
+            status=JobStatus.CANCELLED, finished_at=timezone.now(), message=""
+        )
+        self.refresh_from_db()
 
     def cancel_was_requested(self) -> bool:
-        return Job.objects.filter(pk=self.pk, cancel_requested=True).exists()
+        """Asked by the worker holding the job: JobLost once it no longer holds it."""
+        requested = self._as_held().values_list("cancel_requested", flat=True).first()
+        if requested is None:
+            raise self._lost()
+        return requested
 
     def reset_for_retry(self) -> None:
         self.segments.all().delete()

@@ -9,7 +9,7 @@ from django.conf import settings
 
 from gpu_engine.types import EngineConfig, EngineError, JobCancelled, JobOptions
 from transcription import progress, services
-from transcription.models import Job, JobStage
+from transcription.models import Job, JobLost, JobStage
 
 logger = logging.getLogger(__name__)
 
@@ -81,15 +81,18 @@ def run_job(job_id: int, *, worker: str) -> None:
     if not job.claim(worker=worker):
         logger.info("Job %s is %s or held by a live worker; skipping", job_id, job.status)
         return
-    if job.attempts > settings.JOB_MAX_ATTEMPTS:
-        job.mark_failed(
-            reason=f"The worker stopped {job.attempts - 1} times while processing this job "
-            "(crash or out of memory); giving up."
-        )
-        progress.publish(job)
+    try:
+        if job.attempts > settings.JOB_MAX_ATTEMPTS:
+            job.mark_failed(
+                reason=f"The worker stopped {job.attempts - 1} times while processing this job "
+                "(crash or out of memory); giving up."
+            )
+        else:
+            progress.publish(job)
+            _transcribe(job)
+    except JobLost as lost:
+        logger.warning("%s; this attempt stops without writing to it", lost)
         return
-    progress.publish(job)
-    _transcribe(job)
     progress.publish(job)
 
 
@@ -126,6 +129,8 @@ def _transcribe(job: Job) -> None:
         job.mark_failed(reason=str(error))
     except SoftTimeLimitExceeded:
         job.mark_failed(reason="The job took longer than the time limit and was stopped.")
+    except JobLost:
+        raise  # the run that took the job over answers for it now
     except Exception as error:
         logger.exception("Job %s failed unexpectedly", job.pk)
         job.mark_failed(reason=f"Unexpected error while transcribing: {error}")

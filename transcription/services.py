@@ -4,6 +4,7 @@ import logging
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -11,7 +12,9 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.files import File
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.utils import timezone
 
+from portal.celery import app as celery_app
 from transcription import progress
 from transcription.hotwords import hotwords_for_job
 from transcription.models import Job, JobStatus, Recording, Segment
@@ -147,14 +150,43 @@ def jobs_requeue_orphaned(*, worker: str) -> list[Job]:
     """Requeue the jobs a worker of this name left running: it has just (re)started, so whatever
     it held died with its previous process. The broker may redeliver their tasks too; claiming
     is atomic, so each job still runs once."""
-    orphans = list(Job.objects.filter(status=JobStatus.RUNNING, worker=worker))
-    for job in orphans:
-        logger.warning("Requeueing job %s, left running by a previous %s", job.pk, worker)
+    orphans = Job.objects.filter(status=JobStatus.RUNNING, worker=worker)
+    return _requeue(orphans, why=f"left running by a previous {worker}")
+
+
+def jobs_requeue_stalled() -> list[Job]:
+    """Requeue the running jobs of workers that went silent: no progress for JOB_STALE_AFTER_S
+    and no answer to a ping. Such a worker died for good (its host or container gone), and no
+    restart of it will requeue them. A worker that is only slow answers, and keeps its jobs;
+    one taken for dead wrongly stops at its next progress write (JobLost)."""
+    stale_before = timezone.now() - timedelta(seconds=settings.JOB_STALE_AFTER_S)
+    stalled = Job.objects.filter(status=JobStatus.RUNNING, heartbeat_at__lt=stale_before)
+    workers = set(stalled.values_list("worker", flat=True))
+    if not workers:
+        return []
+    silent = workers - answering_workers(workers)
+    return _requeue(stalled.filter(worker__in=silent), why="its worker stopped answering")
+
+
+def answering_workers(names: Iterable[str]) -> set[str]:
+    """The Celery workers among `names` that answer a ping through the broker."""
+    replies = celery_app.control.ping(
+        destination=list(names), timeout=settings.WORKER_PING_TIMEOUT_S
+    )
+    return {name for reply in replies for name in reply}
+
+
+def _requeue(jobs: Iterable[Job], *, why: str) -> list[Job]:
+    requeued = []
+    for job in jobs:
         with transaction.atomic():
-            job.release()
+            if not job.release():
+                continue  # it finished or was claimed again meanwhile
             _enqueue_on_commit(job)
+        logger.warning("Requeued job %s: %s", job.pk, why)
         progress.publish(job)
-    return orphans
+        requeued.append(job)
+    return requeued
 
 
 @transaction.atomic

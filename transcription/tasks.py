@@ -9,6 +9,11 @@ def transcribe_job(self, job_id: int) -> None:
     runner.run_job(job_id, worker=self.request.hostname or "worker")
 
 
+@shared_task(name="transcription.requeue_stalled_jobs")
+def requeue_stalled_jobs() -> None:
+    services.jobs_requeue_stalled()
+
+
 @worker_ready.connect
 def requeue_orphaned_jobs(sender, **kwargs) -> None:
     services.jobs_requeue_orphaned(worker=sender.hostname)
