@@ -1,5 +1,6 @@
 """Test audio made on the fly from the shared recordings, in the containers users upload."""
 
+import os
 from pathlib import Path
 
 import av
@@ -7,7 +8,12 @@ import numpy as np
 
 from gpu_engine.audio import decode_audio
 
-SPEECH_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "speech"
+# The shared recordings beside the checkout; VOXA_SPEECH_DIR points elsewhere (a GPU machine gets
+# a copy inside the checkout, see bench/gpu_run.sh).
+SPEECH_DIR = Path(
+    os.environ.get("VOXA_SPEECH_DIR")
+    or Path(__file__).resolve().parents[2] / "shared" / "data" / "speech"
+)
 
 # extension -> (container format, codec, sample rate)
 FORMATS = {
