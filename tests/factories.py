@@ -1,6 +1,7 @@
 import factory
 from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
+from django.utils import timezone
 
 from transcription.models import Job, JobStatus, Recording, Segment
 
@@ -44,6 +45,7 @@ class SucceededJobFactory(JobFactory):
     progress = 100
     detected_language = "en"
     text = "Hello there. General Kenobi."
+    finished_at = factory.LazyFunction(timezone.now)
 
     @factory.post_generation
     def segments(job, create, extracted, **kwargs):

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 import srt
+from django.core.files import File
 from playwright.sync_api import Browser, Page, WebSocketRoute, expect, sync_playwright
 
-from tests.factories import JobFactory
+from tests.factories import JobFactory, SucceededJobFactory
 from transcription import progress, services
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -199,3 +200,27 @@ def test_progress_is_polled_while_the_websocket_is_down(portal_server, django_us
     job.record_progress(stage="decoding", progress=12)
     expect(page.get_by_test_id("job-status")).to_have_text("Running", timeout=10_000)
     expect(page.get_by_test_id("job-detail")).to_contain_text("Reading the audio · 12%")
+
+
+def test_a_search_result_opens_the_recording_at_that_moment(portal_server, django_user_model, page):
+    user = django_user_model.objects.create_user("frank", password=PASSWORD)
+    with CLIP.open("rb") as handle:
+        job = SucceededJobFactory(
+            recording__owner=user,
+            recording__name="retro.wav",
+            recording__file=File(handle, name="original"),
+            segments=["We start with the numbers.", "The needle in the haystack."],
+        )
+    log_in(page, portal_server, "frank")
+
+    page.get_by_test_id("nav-search").click()
+    page.get_by_test_id("search-input").fill("NEEDLE")
+    page.get_by_test_id("search-input").press("Enter")
+
+    hit = page.get_by_test_id("search-hit")
+    expect(hit).to_have_count(1)
+    expect(hit.locator("mark")).to_have_text("needle")
+    hit.get_by_role("link").click()
+    expect(page).to_have_url(f"{portal_server}/recordings/{job.recording_id}/?t=2.50")
+    page.wait_for_function("Math.abs(document.getElementById('player').currentTime - 2.5) < 0.1")
+    expect(page.get_by_test_id("segment").nth(1)).to_have_class(re.compile(r"\bactive\b"))

@@ -23,3 +23,11 @@ class HotwordListForm(forms.ModelForm):
         if HotwordList.objects.filter(owner=self.instance.owner, name=name).exists():
             raise forms.ValidationError("You already have a list with this name.")
         return name
+
+
+class SearchForm(forms.Form):
+    q = forms.CharField(
+        label="Search your transcripts",
+        max_length=200,
+        error_messages={"required": "Type a word or phrase to search for."},
+    )

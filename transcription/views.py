@@ -1,14 +1,17 @@
 """Pages: thin server-rendered shells; their data comes from the API through static/js."""
 
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_POST
 
 from transcription import selectors
-from transcription.forms import HotwordListForm
+from transcription.forms import HotwordListForm, SearchForm
 from transcription.hotwords import hotwords_note
+
+SEARCH_PAGE_SIZE = 50
 
 
 @login_required
@@ -40,6 +43,16 @@ def recording(request: HttpRequest, pk: int) -> HttpResponse:
             else "",
         },
     )
+
+
+@login_required
+def search(request: HttpRequest) -> HttpResponse:
+    form = SearchForm(request.GET or None)
+    hits = None
+    if form.is_valid():
+        matches = selectors.transcript_matches(request.user, form.cleaned_data["q"])
+        hits = Paginator(matches, SEARCH_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "transcription/search.html", {"form": form, "hits": hits})
 
 
 @login_required

@@ -29,6 +29,8 @@ let activeIndex = -1;
 let renderedFinish = null; // finished_at of the transcript on screen
 let languageNames = {};
 let lastJob = null;
+// A search result links here with ?t=<seconds>: the player starts there, once.
+let linkedTime = Number(new URLSearchParams(window.location.search).get("t")) || null;
 
 const watcher = new JobWatcher(showJob);
 if (jobId) load();
@@ -134,6 +136,18 @@ function renderTranscript(result) {
   segmentList.replaceChildren(...items);
   document.getElementById("transcript-empty").hidden = segments.length > 0;
   highlight();
+  if (linkedTime !== null) startAt(linkedTime);
+  linkedTime = null;
+}
+
+function startAt(seconds) {
+  const seek = () => {
+    player.currentTime = seconds;
+  };
+  if (player.readyState >= 1) seek();
+  else player.addEventListener("loadedmetadata", seek, { once: true });
+  const index = segments.findIndex((s) => s.start <= seconds && seconds < s.end);
+  segmentList.children[index]?.scrollIntoView({ block: "center" });
 }
 
 segmentList?.addEventListener("click", (event) => {

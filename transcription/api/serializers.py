@@ -48,6 +48,15 @@ class SegmentSerializer(serializers.ModelSerializer):
         fields = ["start", "end", "text"]
 
 
+class SearchHitSerializer(serializers.ModelSerializer):
+    recording = serializers.IntegerField(source="job.recording_id")
+    recording_name = serializers.CharField(source="job.recording.name")
+
+    class Meta:
+        model = Segment
+        fields = ["recording", "recording_name", "job", "index", "start", "end", "text"]
+
+
 class JobSerializer(serializers.ModelSerializer):
     hotwords = serializers.ListField(source="hotword_list", child=serializers.CharField())
     hotwords_note = serializers.SerializerMethodField()

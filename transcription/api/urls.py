@@ -7,6 +7,7 @@ from transcription.api.views import (
     JobViewSet,
     OptionsView,
     RecordingViewSet,
+    SearchView,
 )
 
 app_name = "api"
@@ -19,5 +20,6 @@ router.register("hotword-lists", HotwordListViewSet, basename="hotword-list")
 urlpatterns = [
     path("token/", obtain_auth_token, name="token"),
     path("options/", OptionsView.as_view(), name="options"),
+    path("search/", SearchView.as_view(), name="search"),
     *router.urls,
 ]

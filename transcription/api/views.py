@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.http import HttpResponse
 from django.utils.http import content_disposition_header
-from rest_framework import mixins, status, viewsets
+from rest_framework import generics, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -16,9 +16,11 @@ from transcription.api.serializers import (
     JobDetailSerializer,
     JobSerializer,
     RecordingWithJobSerializer,
+    SearchHitSerializer,
     UploadOptionsSerializer,
 )
 from transcription.exports import FORMATS, export_job
+from transcription.forms import SearchForm
 from transcription.hotwords import model_hotword_support
 from transcription.models import JobStatus
 
@@ -113,6 +115,18 @@ class JobViewSet(viewsets.ReadOnlyModelViewSet):
             raise ValidationError({"detail": "The job is still queued or running."})
         job = services.job_retry(job=job)
         return Response(JobDetailSerializer(job, context={"request": request}).data)
+
+
+class SearchView(generics.ListAPIView):
+    """The lines of the user's transcripts that contain ?q= (see selectors.transcript_matches)."""
+
+    serializer_class = SearchHitSerializer
+
+    def get_queryset(self):
+        form = SearchForm(self.request.query_params)
+        if not form.is_valid():
+            raise ValidationError(form.errors)
+        return selectors.transcript_matches(self.request.user, form.cleaned_data["q"])
 
 
 class OptionsView(APIView):
