@@ -51,7 +51,7 @@ def test_another_users_objects_answer_404_everywhere(alice_job, bob_api):
 
 
 def test_anonymous_requests_are_refused(alice_job, client):
-    for method, url in owner_routes(alice_job):
+    for method, url in [*owner_routes(alice_job), ("get", "/api/search/?q=Kenobi")]:
         assert getattr(client, method)(url).status_code in (401, 403), url
 
 

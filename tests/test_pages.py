@@ -15,6 +15,7 @@ def page_urls(recording_id: int) -> list[str]:
         reverse("upload"),
         reverse("history"),
         reverse("hotwords"),
+        reverse("search"),
         reverse("recording", args=[recording_id]),
     ]
 
