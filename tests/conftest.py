@@ -17,6 +17,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from tests.factories import UserFactory
+from transcription.models import Job
 
 REPO = Path(__file__).resolve().parent.parent
 TINY_MODEL = "tiny-paraformer"
@@ -141,6 +142,16 @@ def wait_until(condition: Callable[[], bool], timeout_s: float) -> None:
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.2)
+
+
+def wait_for_job_end(job: Job, process: subprocess.Popen, timeout_s: float) -> None:
+    """Wait until `job` has ended while `process` (a worker, beat) runs, then stop the process;
+    `job` is refreshed."""
+    try:
+        wait_until(lambda: not Job.objects.get(pk=job.pk).is_active, timeout_s)
+    finally:
+        _stop(process)
+    job.refresh_from_db()
 
 
 def _free_port() -> int:

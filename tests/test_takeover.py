@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from portal.celery import app
 from tests.audio_files import speech
-from tests.conftest import TINY_MODEL, _start, _stop, wait_until
+from tests.conftest import TINY_MODEL, _start, wait_for_job_end, wait_until
 from tests.factories import JobFactory, RecordingFactory
 from transcription.models import Job, JobStage, JobStatus
 from transcription.tasks import transcribe_job
@@ -52,12 +52,8 @@ def test_beat_requeues_the_jobs_of_a_worker_that_stopped_answering(
     command = [sys.executable, "-m", "celery", "-A", "portal", "beat", "--loglevel=INFO",
                "--schedule", str(tmp_path / "schedule")]  # fmt: skip
     beat = _start(command, {**process_env, "JOB_JANITOR_INTERVAL_S": "1"}, log)
-    try:
-        wait_until(lambda: not Job.objects.get(pk=orphan.pk).is_active, timeout_s=120)
-    finally:
-        _stop(beat)
+    wait_for_job_end(orphan, beat, timeout_s=120)
 
-    orphan.refresh_from_db()
     assert orphan.status == JobStatus.SUCCEEDED, orphan.error
     assert (orphan.worker, orphan.attempts) == (celery_worker, 2)
     assert orphan.segments.exists()

@@ -6,7 +6,7 @@ import pytest
 from django.core.files import File
 
 from tests.audio_files import speech
-from tests.conftest import _stop, start_worker, wait_until
+from tests.conftest import start_worker, wait_for_job_end, wait_until
 from tests.factories import JobFactory, RecordingFactory
 from transcription.models import Job, JobStatus
 from transcription.tasks import transcribe_job
@@ -34,12 +34,8 @@ def test_a_job_whose_worker_is_killed_finishes_once_after_a_restart(process_env,
     assert Job.objects.get(pk=job.pk).status == JobStatus.RUNNING
 
     restarted = start_worker(process_env, name, CRASH_QUEUE, tmp_path / "second.log")
-    try:
-        wait_until(lambda: not Job.objects.get(pk=job.pk).is_active, timeout_s=300)
-    finally:
-        _stop(restarted)
+    wait_for_job_end(job, restarted, timeout_s=300)
 
-    job.refresh_from_db()
     assert job.status == JobStatus.SUCCEEDED, job.error
     assert job.attempts == 2
     segments = list(job.segments.values_list("index", "start", "end", "text"))
