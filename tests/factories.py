@@ -3,6 +3,7 @@ from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
+from tests.audio_files import speech
 from transcription.models import Job, JobStatus, Recording, Segment
 
 
@@ -19,9 +20,17 @@ class RecordingFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Recording
 
+    class Params:
+        # A shared recording's file name: the stored file is that real audio, not a stub.
+        audio = None
+
     owner = factory.SubFactory(UserFactory)
     name = factory.Sequence(lambda n: f"meeting-{n}.wav")
-    file = factory.LazyFunction(lambda: ContentFile(b"RIFF....WAVE", name="original"))
+    file = factory.LazyAttribute(
+        lambda o: ContentFile(
+            speech(o.audio).read_bytes() if o.audio else b"RIFF....WAVE", name="original"
+        )
+    )
     size_bytes = 12
     container = "wav"
     codec = "pcm_s16le"

@@ -8,16 +8,15 @@ from pathlib import Path
 
 import pytest
 import srt
-from django.core.files import File
 from playwright.sync_api import Browser, Page, WebSocketRoute, expect, sync_playwright
 
+from tests.audio_files import speech
 from tests.factories import JobFactory, SucceededJobFactory
 from transcription import progress, services
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-SPEECH_DIR = Path(__file__).resolve().parents[2] / "shared/data/speech"
-CLIP = SPEECH_DIR / "en_librispeech_1995-1837-0001.wav"
+CLIP = speech("en_librispeech_1995-1837-0001.wav")
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -204,13 +203,12 @@ def test_progress_is_polled_while_the_websocket_is_down(portal_server, django_us
 
 def test_a_search_result_opens_the_recording_at_that_moment(portal_server, django_user_model, page):
     user = django_user_model.objects.create_user("frank", password=PASSWORD)
-    with CLIP.open("rb") as handle:
-        job = SucceededJobFactory(
-            recording__owner=user,
-            recording__name="retro.wav",
-            recording__file=File(handle, name="original"),
-            segments=["We start with the numbers.", "The needle in the haystack."],
-        )
+    job = SucceededJobFactory(
+        recording__owner=user,
+        recording__name="retro.wav",
+        recording__audio=CLIP.name,
+        segments=["We start with the numbers.", "The needle in the haystack."],
+    )
     log_in(page, portal_server, "frank")
 
     page.get_by_test_id("nav-search").click()

@@ -6,13 +6,11 @@ from datetime import timedelta
 
 import pytest
 import redis
-from django.core.files import File
 from django.utils import timezone
 
 from portal.celery import app
-from tests.audio_files import speech
 from tests.conftest import TINY_MODEL, _start, wait_for_job_end, wait_until
-from tests.factories import JobFactory, RecordingFactory
+from tests.factories import JobFactory
 from transcription.models import Job, JobStage, JobStatus
 from transcription.tasks import transcribe_job
 
@@ -30,9 +28,9 @@ def test_jobs_and_upkeep_each_reach_their_own_queue_only(celery_worker, settings
 
 
 def running_job(owner, *, worker: str, audio: str, heartbeat_age_s: float) -> Job:
-    with speech(audio).open("rb") as handle:
-        recording = RecordingFactory(owner=owner, file=File(handle, name="original"))
-    job = JobFactory(recording=recording, model=TINY_MODEL, language="en")
+    job = JobFactory(
+        recording__owner=owner, recording__audio=audio, model=TINY_MODEL, language="en"
+    )
     assert job.claim(worker=worker)
     Job.objects.filter(pk=job.pk).update(
         heartbeat_at=timezone.now() - timedelta(seconds=heartbeat_age_s)
@@ -65,9 +63,12 @@ def test_beat_requeues_the_jobs_of_a_worker_that_stopped_answering(
 def test_a_worker_whose_job_was_taken_over_stops_and_writes_nothing_more(
     celery_worker, alice, settings
 ):
-    with speech("long_pauses_70s.wav").open("rb") as handle:
-        recording = RecordingFactory(owner=alice, file=File(handle, name="original"))
-    job = JobFactory(recording=recording, model="whisper-base", language="zh")
+    job = JobFactory(
+        recording__owner=alice,
+        recording__audio="long_pauses_70s.wav",
+        model="whisper-base",
+        language="zh",
+    )
     transcribe_job.delay(job.pk)
     wait_until(lambda: Job.objects.get(pk=job.pk).stage == JobStage.TRANSCRIBING, timeout_s=120)
 

@@ -3,9 +3,7 @@
 import os
 
 import pytest
-from django.core.files import File
 
-from tests.audio_files import speech
 from tests.conftest import start_worker, wait_for_job_end, wait_until
 from tests.factories import JobFactory, RecordingFactory
 from transcription.models import Job, JobStatus
@@ -18,11 +16,7 @@ CRASH_QUEUE = "voxa-crash-tests"
 
 
 def test_a_job_whose_worker_is_killed_finishes_once_after_a_restart(process_env, alice, tmp_path):
-    audio = speech("long_pauses_70s.wav")
-    with audio.open("rb") as handle:
-        recording = RecordingFactory(
-            owner=alice, file=File(handle, name="original"), duration_s=70.5
-        )
+    recording = RecordingFactory(owner=alice, audio="long_pauses_70s.wav", duration_s=70.5)
     job = JobFactory(recording=recording, model="whisper-base", language="zh")
     name = f"crash-{os.getpid()}@localhost"
 
