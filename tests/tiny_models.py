@@ -297,9 +297,7 @@ def build_tiny_sensevoice(dst: Path) -> Path:
         {
             "config.yaml": yaml.safe_dump(SENSEVOICE_CONFIG, allow_unicode=True),
             "bpe.model": _train_sentencepiece(),
-            "am.mvn": _kaldi_cmvn(
-                WAV_FRONTEND_CONF["n_mels"] * WAV_FRONTEND_CONF["lfr_m"], _CMVN_SHIFT, _CMVN_SCALE
-            ),
+            "am.mvn": _tiny_cmvn(),
         },
     )
 
@@ -324,7 +322,10 @@ def _train_sentencepiece() -> bytes:
     return model.getvalue()
 
 
-def _kaldi_cmvn(dims: int, shift: float, scale: float) -> str:
+def _tiny_cmvn() -> str:
+    """am.mvn for WAV_FRONTEND_CONF's stacked features (80 mel bins x 7 frames)."""
+    dims = WAV_FRONTEND_CONF["n_mels"] * WAV_FRONTEND_CONF["lfr_m"]
+
     def row(value: float) -> str:
         return " ".join([f"{value:g}"] * dims)
 
@@ -333,9 +334,9 @@ def _kaldi_cmvn(dims: int, shift: float, scale: float) -> str:
         f"<Splice> {dims} {dims}\n"
         "[ 0 ]\n"
         f"<AddShift> {dims} {dims}\n"
-        f"<LearnRateCoef> 0 [ {row(shift)} ]\n"
+        f"<LearnRateCoef> 0 [ {row(_CMVN_SHIFT)} ]\n"
         f"<Rescale> {dims} {dims}\n"
-        f"<LearnRateCoef> 0 [ {row(scale)} ]\n"
+        f"<LearnRateCoef> 0 [ {row(_CMVN_SCALE)} ]\n"
         "</Nnet>\n"
     )
 
@@ -411,9 +412,7 @@ def build_tiny_fun_asr_nano(dst: Path) -> Path:
         {
             "config.yaml": yaml.safe_dump(NANO_CONFIG, allow_unicode=True),
             "configuration.json": json.dumps({"file_path_metas": _NANO_FILE_PATHS}),
-            "am.mvn": _kaldi_cmvn(
-                WAV_FRONTEND_CONF["n_mels"] * WAV_FRONTEND_CONF["lfr_m"], _CMVN_SHIFT, _CMVN_SCALE
-            ),
+            "am.mvn": _tiny_cmvn(),
             **_tiny_qwen3_files(),
         },
     )
