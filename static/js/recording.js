@@ -146,8 +146,7 @@ function startAt(seconds) {
   };
   if (player.readyState >= 1) seek();
   else player.addEventListener("loadedmetadata", seek, { once: true });
-  const index = segments.findIndex((s) => s.start <= seconds && seconds < s.end);
-  segmentList.children[index]?.scrollIntoView({ block: "center" });
+  segmentList.children[segmentAt(seconds)]?.scrollIntoView({ block: "center" });
 }
 
 segmentList?.addEventListener("click", (event) => {
@@ -158,9 +157,12 @@ segmentList?.addEventListener("click", (event) => {
   player.play().catch(() => {});
 });
 
+function segmentAt(seconds) {
+  return segments.findIndex((s) => s.start <= seconds && seconds < s.end);
+}
+
 function highlight() {
-  const t = player.currentTime;
-  const index = segments.findIndex((s) => s.start <= t && t < s.end);
+  const index = segmentAt(player.currentTime);
   if (index === activeIndex) return;
   segmentList.children[activeIndex]?.classList.remove("active");
   segmentList.children[activeIndex]?.removeAttribute("aria-current");
