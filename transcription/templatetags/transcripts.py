@@ -1,3 +1,4 @@
+import functools
 import re
 
 from django import template
@@ -20,11 +21,16 @@ def clock(seconds: float) -> str:
 @register.filter
 def highlight(text: str, query: str) -> SafeString:
     """`text` escaped, with what the search matched in <mark>."""
-    longest_first = sorted(search_spellings(query), key=len, reverse=True)
-    pattern = re.compile("(" + "|".join(map(re.escape, longest_first)) + ")", re.IGNORECASE)
     # re.split with a group alternates: text, match, text, match, ..., text.
-    parts = pattern.split(text)
+    parts = _match_pattern(query).split(text)
     marked = (
         f"<mark>{escape(part)}</mark>" if i % 2 else escape(part) for i, part in enumerate(parts)
     )
     return mark_safe("".join(marked))  # every part was escaped above
+
+
+@functools.lru_cache(maxsize=64)
+def _match_pattern(query: str) -> re.Pattern[str]:
+    # Built once per query, not once per line of a page of results.
+    longest_first = sorted(search_spellings(query), key=len, reverse=True)
+    return re.compile("(" + "|".join(map(re.escape, longest_first)) + ")", re.IGNORECASE)
