@@ -103,6 +103,32 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
+# Recordings live on the local disk under MEDIA_ROOT (one machine), or, once a bucket is named, in
+# S3-compatible object storage that workers on other hosts reach too (django-storages; README:
+# Workers on other hosts). Keys may come from *_FILE; unset, boto3 finds its own (AWS_ACCESS_KEY_ID,
+# an instance role).
+AWS_STORAGE_BUCKET_NAME = env("AWS_STORAGE_BUCKET_NAME", default="")
+if AWS_STORAGE_BUCKET_NAME:
+    _secrets = environ.FileAwareEnv()
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": AWS_STORAGE_BUCKET_NAME,
+            "endpoint_url": env("AWS_S3_ENDPOINT_URL", default=None),
+            "region_name": env("AWS_S3_REGION_NAME", default=None),
+            "access_key": _secrets("AWS_S3_ACCESS_KEY_ID", default=None),
+            "secret_key": _secrets("AWS_S3_SECRET_ACCESS_KEY", default=None),
+            "location": env("AWS_LOCATION", default=""),
+            "addressing_style": env("AWS_S3_ADDRESSING_STYLE", default=None),
+            "signature_version": env("AWS_S3_SIGNATURE_VERSION", default=None),
+            # Objects stay private (the bucket's policy), and a name is never silently reused.
+            "default_acl": None,
+            "file_overwrite": False,
+            # An object being read is buffered whole: on disk past this size, not in memory (the
+            # default, 0, never spills).
+            "max_memory_size": 16 * 1024 * 1024,
+        },
+    }
 
 # Uploads always stream to a temporary file; the size cap is enforced while streaming.
 FILE_UPLOAD_HANDLERS = ["transcription.uploads.CappedTemporaryFileUploadHandler"]

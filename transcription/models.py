@@ -1,5 +1,6 @@
 import uuid
 from datetime import timedelta
+from enum import StrEnum
 
 from django.conf import settings
 from django.db import models
@@ -7,9 +8,20 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 
+class StoredCopy(StrEnum):
+    """A recording's files in the storage; the playback copy is the M4A gpu_engine writes."""
+
+    ORIGINAL = "original"
+    PLAYBACK = "playback.m4a"
+
+
+# The fields' upload_to (migrations name them); the user's file name is ignored.
 def recording_upload_path(recording: "Recording", filename: str) -> str:
-    # Stored under a server-generated name; the user's file name is kept for display only.
-    return f"recordings/{recording.uuid}/original"
+    return recording.storage_name(StoredCopy.ORIGINAL)
+
+
+def playback_upload_path(recording: "Recording", filename: str) -> str:
+    return recording.storage_name(StoredCopy.PLAYBACK)
 
 
 class Recording(models.Model):
@@ -20,7 +32,7 @@ class Recording(models.Model):
     name = models.CharField(max_length=255)
     file = models.FileField(upload_to=recording_upload_path, max_length=255)
     # A copy the browser can play, made by the worker when the original is not playable there.
-    playback_file = models.FileField(upload_to="playback/", max_length=255, blank=True)
+    playback_file = models.FileField(upload_to=playback_upload_path, max_length=255, blank=True)
     size_bytes = models.BigIntegerField()
     container = models.CharField(max_length=64)
     codec = models.CharField(max_length=64)
@@ -35,6 +47,11 @@ class Recording(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def storage_name(self, copy: StoredCopy) -> str:
+        """Where `copy` of this recording lives in the storage (local disk or a bucket): a
+        server-generated name; the user's file name is kept for display only."""
+        return f"recordings/{self.uuid}/{copy}"
 
 
 class JobStatus(models.TextChoices):

@@ -6,10 +6,11 @@ from pathlib import Path
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
+from django.core.files import File
 
 from gpu_engine.types import EngineConfig, EngineError, JobCancelled, JobOptions
-from transcription import progress, services
-from transcription.models import Job, JobLost, JobStage
+from transcription import progress, services, storage
+from transcription.models import Job, JobLost, JobStage, Recording, StoredCopy
 
 logger = logging.getLogger(__name__)
 
@@ -106,14 +107,15 @@ def _transcribe(job: Job) -> None:
         model=job.model, language=job.language, hotwords=tuple(job.hotword_list), itn=job.itn
     )
     try:
-        _ensure_playback_copy(recording, make_playback_copy)
-        result = transcribe_file(
-            Path(recording.file.path),
-            options,
-            engine_config(),
-            on_progress=reporter,
-            should_cancel=reporter.should_cancel,
-        )
+        with storage.local_copy(recording.file) as original:
+            _ensure_playback_copy(recording, original, make_playback_copy)
+            result = transcribe_file(
+                original,
+                options,
+                engine_config(),
+                on_progress=reporter,
+                should_cancel=reporter.should_cancel,
+            )
         reporter(JobStage.FINALIZING, 100.0)
         recording.duration_s = result.duration_s
         recording.save(update_fields=["duration_s"])
@@ -136,17 +138,17 @@ def _transcribe(job: Job) -> None:
         job.mark_failed(reason=f"Unexpected error while transcribing: {error}")
 
 
-def _ensure_playback_copy(recording, make_playback_copy) -> None:
+def _ensure_playback_copy(recording: Recording, original: Path, make_playback_copy) -> None:
+    """Made in a temporary file here, then saved through the storage (local disk or bucket)."""
     if recording.playback_file:
         return
-    target = Path(settings.MEDIA_ROOT) / "playback" / f"{recording.uuid}.audio"
-    target.parent.mkdir(parents=True, exist_ok=True)
     try:
-        made = make_playback_copy(Path(recording.file.path), target)
+        with storage.scratch_dir() as scratch:
+            copy = scratch / StoredCopy.PLAYBACK
+            if make_playback_copy(original, copy):
+                with copy.open("rb") as content:
+                    recording.playback_file.save(copy.name, File(content), save=False)
+                recording.save(update_fields=["playback_file"])
     except Exception:
         # The player falls back to the original; recognition does not depend on this copy.
         logger.warning("No playback copy for recording %s", recording.pk, exc_info=True)
-        return
-    if made:
-        recording.playback_file.name = str(target.relative_to(settings.MEDIA_ROOT))
-        recording.save(update_fields=["playback_file"])

@@ -1,5 +1,6 @@
 """Writes: storing uploads, creating and steering jobs, saving results."""
 
+import contextlib
 import logging
 import unicodedata
 from collections.abc import Iterable
@@ -12,6 +13,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.files import File
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 
 from portal.celery import app as celery_app
@@ -124,10 +126,15 @@ def recording_delete(*, recording: Recording) -> None:
     files = [f for f in (recording.file, recording.playback_file) if f]
     recording.delete()
     for stored in files:
-        stored.storage.delete(stored.name)
-    folder = Path(settings.MEDIA_ROOT) / "recordings" / str(recording.uuid)
-    if folder.is_dir() and not any(folder.iterdir()):
-        folder.rmdir()
+        _stored_file_delete(stored)
+
+
+def _stored_file_delete(stored: FieldFile) -> None:
+    stored.storage.delete(stored.name)
+    # On the local disk the recording's folder goes too once empty; object storage has none
+    # (no local path: NotImplementedError).
+    with contextlib.suppress(NotImplementedError, OSError):
+        Path(stored.path).parent.rmdir()
 
 
 def job_cancel(*, job: Job) -> Job:
