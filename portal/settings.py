@@ -127,7 +127,13 @@ REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": env("CHANNELS_PREFIX", default="voxa")},
+        "CONFIG": {
+            # A socket timeout above channels_redis's 5 s blocking read (BZPOPMIN): redis-py 8's
+            # default of 5 s ends that read first and closes every idle websocket
+            # (django/channels_redis#422).
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+            "prefix": env("CHANNELS_PREFIX", default="voxa"),
+        },
     },
 }
 
