@@ -99,6 +99,9 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(DATA_DIR / "media")))
+# Behind Nginx (deploy/nginx/): stored audio is answered with X-Accel-Redirect once access is
+# checked, and Nginx sends the file. Off, Django streams it (the local run without Nginx).
+MEDIA_ACCEL_REDIRECT = env.bool("MEDIA_ACCEL_REDIRECT", default=False)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -153,7 +156,13 @@ REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": env("CHANNELS_PREFIX", default="voxa")},
+        "CONFIG": {
+            # A socket timeout above channels_redis's 5 s blocking read (BZPOPMIN): redis-py 8's
+            # default of 5 s ends that read first and closes every idle websocket
+            # (django/channels_redis#422).
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+            "prefix": env("CHANNELS_PREFIX", default="voxa"),
+        },
     },
 }
 

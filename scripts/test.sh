@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# Installs everything the tests need (venv, requirements, Debian chromium) and runs them all
+# Installs everything the tests need (venv, requirements, Debian chromium and nginx) and runs them all
 # against the machine's PostgreSQL and Redis. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install.sh dev
-if ! command -v chromium >/dev/null; then
+# Debian's nginx: tests/test_nginx.py runs it with the deployment's configuration.
+if ! command -v chromium >/dev/null || [ ! -x /usr/sbin/nginx ]; then
     as_root=""; [ "$(id -u)" = 0 ] || as_root="sudo"
     $as_root apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $as_root apt-get install -y -qq chromium >/dev/null
+    DEBIAN_FRONTEND=noninteractive $as_root apt-get install -y -qq chromium nginx >/dev/null
 fi
 
 export SECRET_KEY=${SECRET_KEY:-tests-only-not-a-secret-$(date +%s)}

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -154,30 +155,46 @@ def wait_for_job_end(job: Job, process: subprocess.Popen, timeout_s: float) -> N
     job.refresh_from_db()
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def portal_server(process_env, tmp_path_factory) -> Iterator[str]:
-    """The portal on Daphne (HTTP and websockets), against the test database."""
-    # DEBUG is off: WhiteNoise serves what collectstatic put in STATIC_ROOT when Daphne starts.
-    call_command("collectstatic", "--noinput", verbosity=0)
-    port = _free_port()
-    log = tmp_path_factory.mktemp("daphne") / "daphne.log"
-    command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-               "portal.asgi:application"]  # fmt: skip
-    process = _start(command, process_env, log)
+def wait_until_listening(port: int, process: subprocess.Popen, log: Path) -> None:
+    """Return once `process` accepts connections on `port`; fail with its log if it exits or
+    takes over 30 s."""
     deadline = time.monotonic() + 30
     while True:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
+            return
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"Daphne did not start:\n{log.read_text()[-3000:]}") from None
+                command = " ".join(map(str, process.args))
+                raise RuntimeError(f"{command} did not start:\n{log.read_text()[-3000:]}") from None
             time.sleep(0.2)
-    yield f"http://127.0.0.1:{port}"
-    _stop(process)
+
+
+@contextmanager
+def serve_portal(env: dict[str, str], log: Path) -> Iterator[str]:
+    """The portal on Daphne (HTTP and websockets) with `env`, against the test database; its
+    base URL while the block runs."""
+    # DEBUG is off: WhiteNoise serves what collectstatic put in STATIC_ROOT when Daphne starts.
+    call_command("collectstatic", "--noinput", verbosity=0)
+    port = free_port()
+    command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+               "portal.asgi:application"]  # fmt: skip
+    process = _start(command, env, log)
+    wait_until_listening(port, process, log)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        _stop(process)
+
+
+@pytest.fixture(scope="session")
+def portal_server(process_env, tmp_path_factory) -> Iterator[str]:
+    """The portal on Daphne (HTTP and websockets), against the test database."""
+    with serve_portal(process_env, tmp_path_factory.mktemp("daphne") / "daphne.log") as url:
+        yield url

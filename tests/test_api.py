@@ -12,6 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from tests.factories import JobFactory, SucceededJobFactory
+from transcription import media
 from transcription.models import Job, JobStatus, Recording
 
 pytestmark = pytest.mark.django_db
@@ -259,6 +260,45 @@ def test_audio_answers_byte_ranges(alice_api, alice_job):
     assert b"".join(partial.streaming_content) == whole[4:8]
     assert b"".join(tail.streaming_content) == whole[-4:]
     assert beyond.status_code == 416
+
+
+def test_audio_is_handed_to_nginx_once_access_is_checked(alice_api, bob_api, alice_job, settings):
+    settings.MEDIA_ACCEL_REDIRECT = True
+    url = f"/api/recordings/{alice_job.recording_id}/audio/"
+
+    response = alice_api.get(url, HTTP_RANGE="bytes=4-7")
+    refused = bob_api.get(url)
+
+    assert response.status_code == 200
+    assert response.content == b""
+    assert response["X-Accel-Redirect"] == f"/protected-media/{alice_job.recording.file.name}"
+    assert response["Content-Type"] == "audio/wav"
+    assert response["Content-Disposition"] == f'inline; filename="{alice_job.recording.name}"'
+    assert refused.status_code == 404
+    assert "X-Accel-Redirect" not in refused
+
+
+def test_accel_redirect_path_is_url_quoted():
+    response = media.accel_redirect_response(
+        "playback/a b?#%é.ogg", content_type="audio/ogg", filename="x.ogg"
+    )
+
+    assert response["X-Accel-Redirect"] == "/protected-media/playback/a%20b%3F%23%25%C3%A9.ogg"
+
+
+def test_audio_in_a_storage_nginx_cannot_reach_is_streamed(alice_api, alice, settings):
+    settings.MEDIA_ACCEL_REDIRECT = True
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+    }
+    recording = SucceededJobFactory(recording__owner=alice).recording
+
+    response = alice_api.get(f"/api/recordings/{recording.pk}/audio/", HTTP_RANGE="bytes=0-3")
+
+    assert "X-Accel-Redirect" not in response
+    assert response.status_code == 206
+    assert b"".join(response.streaming_content) == b"RIFF"
 
 
 def test_options_list_enabled_models_and_languages(alice_api):

@@ -1,15 +1,20 @@
 """Serving stored audio with HTTP Range, so the player can seek (FileResponse does not answer
-Range)."""
+Range), or handing it to Nginx once access is checked."""
 
 import mimetypes
 import re
+from urllib.parse import quote
 
-from django.core.files.storage import Storage
+from django.conf import settings
+from django.core.files.storage import FileSystemStorage, Storage
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.utils.http import content_disposition_header
 
 RANGE_PATTERN = re.compile(r"^bytes=(\d*)-(\d*)$")
 CHUNK_SIZE = 64 * 1024
+# Nginx's `internal` location aliasing MEDIA_ROOT (deploy/nginx/templates/voxa/site.conf.template),
+# reachable only through X-Accel-Redirect: a guessed media path is a 404.
+ACCEL_REDIRECT_PREFIX = "/protected-media/"
 
 # Content types by container, for files whose stored name has no extension.
 CONTAINER_TYPES = {
@@ -25,6 +30,27 @@ CONTAINER_TYPES = {
 def audio_content_type(name: str, container: str = "") -> str:
     guessed, _ = mimetypes.guess_type(name)
     return guessed or CONTAINER_TYPES.get(container, "application/octet-stream")
+
+
+def stored_file_response(
+    request: HttpRequest, storage: Storage, name: str, *, content_type: str, filename: str
+) -> HttpResponse:
+    """A stored file the caller may read, seekable. Behind Nginx (MEDIA_ACCEL_REDIRECT) a file on
+    local disk is sent by Nginx, which answers Range and holds the slow client instead of a web
+    worker; Nginx aliases MEDIA_ROOT only, so any other storage is streamed from here."""
+    if settings.MEDIA_ACCEL_REDIRECT and isinstance(storage, FileSystemStorage):
+        return accel_redirect_response(name, content_type=content_type, filename=filename)
+    return ranged_file_response(
+        request, storage, name, content_type=content_type, filename=filename
+    )
+
+
+def accel_redirect_response(name: str, *, content_type: str, filename: str) -> HttpResponse:
+    """An empty answer telling Nginx to send the stored file `name` itself, with these headers."""
+    response = HttpResponse(content_type=content_type)
+    response["X-Accel-Redirect"] = ACCEL_REDIRECT_PREFIX + quote(name)
+    response["Content-Disposition"] = content_disposition_header(False, filename)
+    return response
 
 
 def ranged_file_response(

@@ -71,7 +71,7 @@ class RecordingViewSet(
     def audio(self, request: Request, pk: str) -> HttpResponse:
         recording = self.get_object()
         stored = recording.playback_file or recording.file
-        return media.ranged_file_response(
+        return media.stored_file_response(
             request,
             stored.storage,
             stored.name,
