@@ -22,7 +22,8 @@ SECRET_KEY = env("SECRET_KEY", default="")
 # signing sessions and password-reset links with a guessable key.
 if not _check_secret_key(SECRET_KEY):
     raise ImproperlyConfigured(
-        "SECRET_KEY is unset, the .env.example placeholder, or weak (under 50 characters). "
+        "SECRET_KEY is unset, the .env.example placeholder, or weak (Django asks for 50+ "
+        "characters, 5+ of them different). "
         "scripts/run.sh writes a random one into .env; or set the output of "
         "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`."
     )
@@ -292,7 +293,7 @@ AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
 EMAIL_URL = env("EMAIL_URL", default="")
 PASSWORD_RESET_ENABLED = bool(EMAIL_URL)
 if PASSWORD_RESET_ENABLED:
-    vars().update(env.email_url("EMAIL_URL"))
+    vars().update(env.email_url("EMAIL_URL"))  # EMAIL_BACKEND, EMAIL_HOST...: django-environ's way
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="voxa@localhost")
 
 # Content Security Policy (django-csp): scripts, styles and everything else from this origin

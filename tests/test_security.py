@@ -2,6 +2,7 @@
 the local run on plain http still logs in, a weak SECRET_KEY stops the process, and every page
 carries a Content Security Policy without inline script or style."""
 
+import json
 import os
 import subprocess
 import sys
@@ -36,6 +37,22 @@ def test_deployment_settings_give_no_warning_from_check_deploy():
     result = manage("check", "--deploy", "--fail-level", "WARNING", **DEPLOYMENT_ENV)
     assert result.returncode == 0, result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+def test_deployment_settings_trust_nginx_and_the_public_address():
+    code = (
+        "import json; from django.conf import settings as s; print(json.dumps([s.ALLOWED_HOSTS, "
+        "s.CSRF_TRUSTED_ORIGINS, s.SECURE_PROXY_SSL_HEADER, s.REST_FRAMEWORK['NUM_PROXIES'], "
+        "s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SECURE_SSL_REDIRECT]))"
+    )
+    result = manage("shell", "-c", code, **DEPLOYMENT_ENV)
+    assert result.returncode == 0, result.stderr
+    hosts, origins, proxy_header, proxies, *secure = json.loads(result.stdout.splitlines()[-1])
+    assert "voxa.example.com" in hosts
+    assert "https://voxa.example.com" in origins
+    assert proxy_header == ["HTTP_X_FORWARDED_PROTO", "https"]
+    assert proxies == 1
+    assert secure == [True, True, True]
 
 
 def test_local_http_settings_are_what_check_deploy_warns_about():
