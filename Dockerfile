@@ -9,6 +9,8 @@ RUN pip install --index-url "$TORCH_INDEX" "$(grep -E '^torch==' requirements.tx
  && pip install -r requirements.txt \
  && pip install --no-deps -r requirements-nodeps.txt
 COPY . .
-RUN SECRET_KEY=build python manage.py collectstatic --noinput -v0
+# collectstatic needs settings, and settings a strong SECRET_KEY: a throwaway one, never kept.
+RUN SECRET_KEY=$(python -c "import secrets; print(secrets.token_urlsafe(50))") \
+    python manage.py collectstatic --noinput -v0
 EXPOSE 8000
 CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "portal.asgi:application"]

@@ -1,8 +1,13 @@
 """Voxa settings: every value comes from the environment (see .env.example)."""
 
+from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
+from csp.constants import NONE, SELF
+from django.core.checks.security.base import _check_secret_key
+from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -12,10 +17,43 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DATA_DIR = Path(env("DATA_DIR", default=str(BASE_DIR / "data")))
 
-SECRET_KEY = env("SECRET_KEY")
+SECRET_KEY = env("SECRET_KEY", default="")
+# Django's own rule (`check --deploy`): 50+ characters, 5+ distinct ones. Refusing to start beats
+# signing sessions and password-reset links with a guessable key.
+if not _check_secret_key(SECRET_KEY):
+    raise ImproperlyConfigured(
+        "SECRET_KEY is unset, the .env.example placeholder, or weak (Django asks for 50+ "
+        "characters, 5+ of them different). "
+        "scripts/run.sh writes a random one into .env; or set the output of "
+        "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`."
+    )
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# The address users open, e.g. https://voxa.example.com: its host is allowed and its origin trusted
+# (CSRF, websockets); https there turns on secure cookies, HSTS and the redirect to https. Unset,
+# the local run on plain http keeps working.
+PUBLIC_URL = env("PUBLIC_URL", default="")
+if PUBLIC_URL:
+    _public = urlsplit(PUBLIC_URL)
+    ALLOWED_HOSTS.append(_public.hostname)
+    CSRF_TRUSTED_ORIGINS.append(f"{_public.scheme}://{_public.netloc}")
+_https = PUBLIC_URL.startswith("https://")
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = _https
+SECURE_SSL_REDIRECT = _https
+# The container healthchecks call the web process directly, over plain http.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=365 * 24 * 3600 if _https else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _https
+# Preloading is a promise to the browsers' lists that only the owner of the whole domain can make
+# (and hard to take back), so it stays off and Django's reminder about it is silenced.
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
+# Reverse proxies in front of the web process (1 behind the bundled Nginx, which overwrites
+# X-Forwarded-For with the client's address and sets X-Forwarded-Proto). 0 trusts neither header:
+# a client could otherwise pick its own address for the login and API rate limits.
+TRUSTED_PROXIES = env.int("TRUSTED_PROXIES", default=0)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if TRUSTED_PROXIES else None
 
 DJANGO_APPS = [
     "daphne",
@@ -30,6 +68,8 @@ THIRD_PARTY_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "channels",
+    "axes",
+    "csp",
 ]
 LOCAL_APPS = [
     "accounts",
@@ -39,6 +79,7 @@ INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -46,6 +87,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a lockout flagged during the login into its response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -85,6 +128,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "upload"
@@ -141,10 +188,22 @@ MAX_UPLOAD_MB = env.int("MAX_UPLOAD_MB", default=2048)
 MAX_AUDIO_HOURS = env.float("MAX_AUDIO_HOURS", default=6)
 
 REST_FRAMEWORK = {
+    # The token scheme first: DRF then answers a missing or expired token 401 (with
+    # WWW-Authenticate), not 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
     ],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env("THROTTLE_ANON_RATE", default="120/min"),
+        "user": env("THROTTLE_USER_RATE", default="1200/min"),
+        "token": env("THROTTLE_TOKEN_RATE", default="20/hour"),
+    },
+    "NUM_PROXIES": TRUSTED_PROXIES,
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
@@ -153,6 +212,14 @@ REST_FRAMEWORK = {
 }
 
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
+# Shared by every web process: the API's rate limits count there.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": env("CACHE_PREFIX", default="voxa-cache"),
+    },
+}
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
@@ -245,6 +312,36 @@ PROGRESS_MIN_INTERVAL_S = env.float("PROGRESS_MIN_INTERVAL_S", default=1.0)
 ADMIN_USERNAME = env("ADMIN_USERNAME", default="admin")
 ADMIN_PASSWORD = env("ADMIN_PASSWORD", default="")
 ADMIN_EMAIL = env("ADMIN_EMAIL", default="")
+
+# Accounts. API tokens expire TOKEN_TTL_HOURS after they are issued; logging out revokes them.
+TOKEN_TTL = timedelta(hours=env.float("TOKEN_TTL_HOURS", default=7 * 24))
+# django-axes: LOGIN_FAILURE_LIMIT failed logins (page or POST /api/token/) from one address for
+# one username lock that pair out for LOGIN_COOLOFF_MINUTES; a success resets the count.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("LOGIN_COOLOFF_MINUTES", default=60))
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "accounts.lockout.client_ip"
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+# Password reset needs outgoing e-mail: EMAIL_URL, e.g. smtp+tls://user:password@mail.example.com:587.
+# Without it the reset pages answer 404 and the login page does not offer them.
+EMAIL_URL = env("EMAIL_URL", default="")
+PASSWORD_RESET_ENABLED = bool(EMAIL_URL)
+if PASSWORD_RESET_ENABLED:
+    vars().update(env.email_url("EMAIL_URL"))  # EMAIL_BACKEND, EMAIL_HOST...: django-environ's way
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="voxa@localhost")
+
+# Content Security Policy (django-csp): scripts, styles and everything else from this origin
+# only; no inline script or style anywhere (the page tests check it).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 
 LOGGING = {
     "version": 1,

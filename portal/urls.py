@@ -1,9 +1,13 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from portal import health
+
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("accounts/", include("django.contrib.auth.urls")),
+    path("accounts/", include("accounts.urls")),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
     path("api/", include("transcription.api.urls")),
     path("", include("transcription.urls")),
 ]

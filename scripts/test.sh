@@ -12,7 +12,8 @@ if ! command -v chromium >/dev/null || [ ! -x /usr/sbin/nginx ]; then
     DEBIAN_FRONTEND=noninteractive $as_root apt-get install -y -qq chromium nginx >/dev/null
 fi
 
-export SECRET_KEY=${SECRET_KEY:-tests-only-not-a-secret-$(date +%s)}
+# The settings refuse a key under 50 characters.
+export SECRET_KEY=${SECRET_KEY:-$(.venv/bin/python -c "import secrets; print(secrets.token_urlsafe(50))")}
 export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/voxa}
 # A Redis database and queue of their own, so a portal running beside the tests is untouched.
 export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/15}

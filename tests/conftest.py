@@ -33,6 +33,15 @@ def _fresh_broker() -> None:
     redis.Redis.from_url(settings.REDIS_URL).flushdb()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    # The API's rate-limit counters live in the Redis cache: each test starts with none. Only the
+    # cache's keys go; cache.clear() would flush the whole database, broker queues included.
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    if keys := list(client.scan_iter(f"{settings.CACHES['default']['KEY_PREFIX']}:*")):
+        client.delete(*keys)
+
+
 @pytest.fixture
 def alice(db):
     return UserFactory(username="alice")

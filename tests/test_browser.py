@@ -11,6 +11,7 @@ import srt
 from playwright.sync_api import Browser, Page, WebSocketRoute, expect, sync_playwright
 
 from tests.audio_files import speech
+from tests.conftest import wait_until
 from tests.factories import JobFactory, SucceededJobFactory
 from transcription import progress, services
 
@@ -52,14 +53,27 @@ def page(browser: Browser) -> Iterator[Page]:
     context = browser.new_context(accept_downloads=True)
     page = context.new_page()
     page.set_default_timeout(15_000)
+    # The pages run under a strict Content Security Policy: anything it blocks fails the test.
+    blocked = []
+    page.on(
+        "console",
+        lambda message: "Content Security Policy" in message.text and blocked.append(message.text),
+    )
     yield page
     context.close()
+    assert blocked == []
 
 
 def publish(job) -> None:
     # async_to_sync refuses to run in the thread where Playwright's event loop lives.
     with ThreadPoolExecutor(max_workers=1) as pool:
         pool.submit(progress.publish, job).result()
+
+
+def wait_for_page(page: Page, predicate: str, arg: object = None, timeout_s: float = 15) -> None:
+    """Polls `predicate` (a JS function) from here: page.wait_for_function polls with eval,
+    which the pages' Content Security Policy forbids."""
+    wait_until(lambda: page.evaluate(predicate, arg), timeout_s)
 
 
 def log_in(page: Page, base_url: str, username: str) -> None:
@@ -103,13 +117,15 @@ def test_upload_transcribe_play_and_export(
 
     # Clicking a segment seeks the player to the segment's start and highlights it.
     player = page.get_by_test_id("player")
-    page.wait_for_function("document.getElementById('player').readyState >= 1")
+    wait_for_page(page, "() => document.getElementById('player').readyState >= 1")
     first = segments.first
     start = float(first.get_attribute("data-start"))
     player.evaluate("audio => { audio.currentTime = audio.duration - 0.5; }")
     first.click()
-    page.wait_for_function(
-        "start => Math.abs(document.getElementById('player').currentTime - start) < 1.5", arg=start
+    wait_for_page(
+        page,
+        "start => Math.abs(document.getElementById('player').currentTime - start) < 1.5",
+        start,
     )
     expect(first).to_have_class(re.compile(r"\bactive\b"))
 
@@ -220,5 +236,26 @@ def test_a_search_result_opens_the_recording_at_that_moment(portal_server, djang
     expect(hit.locator("mark")).to_have_text("needle")
     hit.get_by_role("link").click()
     expect(page).to_have_url(f"{portal_server}/recordings/{job.recording_id}/?t=2.50")
-    page.wait_for_function("Math.abs(document.getElementById('player').currentTime - 2.5) < 0.1")
+    wait_for_page(page, "() => Math.abs(document.getElementById('player').currentTime - 2.5) < 0.1")
     expect(page.get_by_test_id("segment").nth(1)).to_have_class(re.compile(r"\bactive\b"))
+
+
+def test_repeated_failed_logins_lock_the_login_with_a_clear_message(
+    portal_server, django_user_model, page, settings
+):
+    django_user_model.objects.create_user("gina", password=PASSWORD)
+    page.goto(f"{portal_server}/accounts/login/")
+
+    def attempt(password: str) -> None:
+        page.fill("#id_username", "gina")
+        page.fill("#id_password", password)
+        page.click("[data-testid=login-submit]")
+
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        attempt("wrong")
+        expect(page.get_by_test_id("login-error")).to_be_visible()
+    attempt("wrong")
+    expect(page.get_by_test_id("login-locked")).to_contain_text("Try again in")
+    attempt(PASSWORD)  # the right password, while locked
+    expect(page.get_by_test_id("login-locked")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/accounts/login/"))

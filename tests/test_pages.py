@@ -28,6 +28,14 @@ def test_anonymous_is_redirected_to_login_from_every_page(client, alice):
         assert response["Location"] == f"{reverse('login')}?next={url}"
 
 
+def test_public_routes_answer_anonymously_without_a_redirect(client):
+    assert client.get(reverse("login")).status_code == 200
+    assert client.get(reverse("healthz")).json() == {"status": "ok"}
+    assert client.get(reverse("readyz")).status_code in (200, 503)  # JSON either way
+    # Password reset exists only with e-mail, which the tests do not configure.
+    assert client.get(reverse("password_reset")).status_code == 404
+
+
 def test_login_page_renders_and_logs_in(client, alice):
     response = client.get(reverse("login"))
     assert response.status_code == 200

@@ -19,5 +19,9 @@ class JobProgressConsumer(AsyncJsonWebsocketConsumer):
         if hasattr(self, "group"):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        """The socket only pushes: whatever a client sends, JSON or not, text or binary, is
+        ignored (the JSON consumer would raise on anything but JSON text, closing with 1011)."""
+
     async def job_progress(self, event: dict) -> None:
         await self.send_json(event["payload"])

@@ -1,7 +1,7 @@
 from django.urls import path
-from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
+from accounts.api.views import TokenView
 from transcription.api.views import (
     HotwordListViewSet,
     JobViewSet,
@@ -18,7 +18,7 @@ router.register("jobs", JobViewSet, basename="job")
 router.register("hotword-lists", HotwordListViewSet, basename="hotword-list")
 
 urlpatterns = [
-    path("token/", obtain_auth_token, name="token"),
+    path("token/", TokenView.as_view(), name="token"),
     path("options/", OptionsView.as_view(), name="options"),
     path("search/", SearchView.as_view(), name="search"),
     *router.urls,
