@@ -11,4 +11,4 @@ RUN pip install --index-url "$TORCH_INDEX" "$(grep -E '^torch==' requirements.tx
 COPY . .
 RUN SECRET_KEY=build python manage.py collectstatic --noinput -v0
 EXPOSE 8000
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "portal.asgi:application"]
+CMD ["env", "WEB_HOST=0.0.0.0", "scripts/web.sh"]

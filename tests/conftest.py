@@ -1,4 +1,4 @@
-"""Shared fixtures: standing users, and the real processes (Celery worker, Daphne) for
+"""Shared fixtures: standing users, and the real processes (Celery worker, uvicorn) for
 end-to-end tests."""
 
 import os
@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -76,6 +77,7 @@ def process_env(django_db_setup, tiny_paraformer_dir) -> dict[str, str]:
     env.update(
         DATABASE_URL=f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         MEDIA_ROOT=str(settings.MEDIA_ROOT),
+        PARTIAL_UPLOADS_DIR=str(settings.PARTIAL_UPLOADS_DIR),
         MODEL_CACHE_DIR=str(settings.MODEL_CACHE_DIR),
         # paraformer-zh is offered (for the upload page's language choices), never loaded.
         ASR_ENABLED_MODELS=f"whisper-base,{TINY_MODEL},{BROKEN_MODEL},paraformer-zh",
@@ -160,24 +162,38 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+@contextmanager
+def running_web(env: dict[str, str], log: Path) -> Iterator[tuple[str, int]]:
+    """The web process as production starts it (scripts/web.sh: uvicorn), on a free port:
+    yields its base URL and process id once it accepts connections, and stops it after."""
+    port = _free_port()
+    env = {**env, "PYTHON": sys.executable, "WEB_PORT": str(port)}
+    process = _start(["scripts/web.sh"], env, log)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    tail = log.read_text()[-3000:]
+                    raise RuntimeError(f"uvicorn did not start:\n{tail}") from None
+                time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}", process.pid
+    finally:
+        _stop(process)
+
+
+# Small enough that a short clip goes up in several chunks through the upload page.
+BROWSER_CHUNK_MB = "0.1"
+
+
 @pytest.fixture(scope="session")
 def portal_server(process_env, tmp_path_factory) -> Iterator[str]:
-    """The portal on Daphne (HTTP and websockets), against the test database."""
-    # DEBUG is off: WhiteNoise serves what collectstatic put in STATIC_ROOT when Daphne starts.
+    """The portal on uvicorn (HTTP and websockets), against the test database."""
+    # DEBUG is off: WhiteNoise serves what collectstatic put in STATIC_ROOT when uvicorn starts.
     call_command("collectstatic", "--noinput", verbosity=0)
-    port = _free_port()
-    log = tmp_path_factory.mktemp("daphne") / "daphne.log"
-    command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-               "portal.asgi:application"]  # fmt: skip
-    process = _start(command, process_env, log)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"Daphne did not start:\n{log.read_text()[-3000:]}") from None
-            time.sleep(0.2)
-    yield f"http://127.0.0.1:{port}"
-    _stop(process)
+    log = tmp_path_factory.mktemp("web") / "web.log"
+    with running_web({**process_env, "UPLOAD_CHUNK_MB": BROWSER_CHUNK_MB}, log) as (url, _):
+        yield url

@@ -1,4 +1,4 @@
-"""The pages in a real browser, against Daphne and a real Celery worker running whisper-base."""
+"""The pages in a real browser, against uvicorn and a real Celery worker running whisper-base."""
 
 import os
 import re

@@ -67,9 +67,7 @@ def test_announcing_a_file_answers_where_to_send_it(alice_api, isolated_storage)
     assert [p.name for p in (isolated_storage / "partial").iterdir()] == [f"{body['id']}.part"]
 
 
-def test_a_file_sent_in_chunks_becomes_a_recording_moved_not_copied(
-    alice_api, isolated_storage
-):
+def test_a_file_sent_in_chunks_becomes_a_recording_moved_not_copied(alice_api, isolated_storage):
     data = CLIP.read_bytes()
     upload_id = announce(alice_api).json()["id"]
     send_file(alice_api, upload_id, data)
@@ -209,9 +207,7 @@ def test_an_unfinished_upload_is_rejected_and_kept_to_resume(alice_api):
     assert finish(alice_api, upload_id).status_code == 201
 
 
-def test_a_finished_upload_that_is_not_audio_is_rejected_and_removed(
-    alice_api, isolated_storage
-):
+def test_a_finished_upload_that_is_not_audio_is_rejected_and_removed(alice_api, isolated_storage):
     text = b"This is a text file pretending to be audio.\n" * 50
     upload_id = announce(alice_api, name="notes.wav", size=len(text)).json()["id"]
     send_file(alice_api, upload_id, text)
