@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -118,6 +119,10 @@ MAX_AUDIO_HOURS = env.float("MAX_AUDIO_HOURS", default=6)
 # finished upload is renamed into storage, not copied).
 REQUEST_MAX_BODY_MB = env.int("REQUEST_MAX_BODY_MB", default=32)
 UPLOAD_CHUNK_BYTES = int(env.float("UPLOAD_CHUNK_MB", default=16) * 1024 * 1024)
+if UPLOAD_CHUNK_BYTES > REQUEST_MAX_BODY_MB * 1024 * 1024:
+    raise ImproperlyConfigured(
+        "UPLOAD_CHUNK_MB must not pass REQUEST_MAX_BODY_MB: a chunk is a body."
+    )
 FILE_UPLOAD_MAX_MEMORY_SIZE = UPLOAD_CHUNK_BYTES
 PARTIAL_UPLOADS_DIR = Path(env("PARTIAL_UPLOADS_DIR", default=str(DATA_DIR / "partial-uploads")))
 # A user's unfinished uploads are bounded (count, and bytes announced) so nobody fills the disk;

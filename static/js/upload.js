@@ -49,7 +49,8 @@ async function loadOptions() {
     maxBytes = maxMb * 1024 * 1024;
     document.getElementById("limits").textContent =
       `Up to ${maxMb} MB and ${options.max_audio_hours} hours per file. ` +
-      "Each file is uploaded and transcribed with the options above.";
+      "Each file is uploaded in pieces (resumed if the connection drops) and transcribed with " +
+      "the options above.";
   } catch (error) {
     const box = document.getElementById("options-error");
     box.textContent = `Could not load the upload options: ${error.message}`;
