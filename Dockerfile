@@ -13,4 +13,4 @@ COPY . .
 RUN SECRET_KEY=$(python -c "import secrets; print(secrets.token_urlsafe(50))") \
     python manage.py collectstatic --noinput -v0
 EXPOSE 8000
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "portal.asgi:application"]
+CMD ["env", "WEB_HOST=0.0.0.0", "scripts/web.sh"]

@@ -56,7 +56,6 @@ TRUSTED_PROXIES = env.int("TRUSTED_PROXIES", default=0)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if TRUSTED_PROXIES else None
 
 DJANGO_APPS = [
-    "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -187,6 +186,26 @@ DATA_UPLOAD_MAX_NUMBER_FILES = env.int("MAX_FILES_PER_UPLOAD", default=100)
 MAX_UPLOAD_MB = env.int("MAX_UPLOAD_MB", default=2048)
 MAX_AUDIO_HOURS = env.float("MAX_AUDIO_HOURS", default=6)
 
+# Bounded memory per request (README, "Uploads"): no request body may pass REQUEST_MAX_BODY_MB
+# (portal.body_limit answers 413 before Django reads it); a larger file comes in chunks of
+# UPLOAD_CHUNK_MB through /api/uploads/. Django holds a body in memory up to
+# FILE_UPLOAD_MAX_MEMORY_SIZE before spooling it to disk: one chunk stays in memory and is written
+# once, to its partial file under PARTIAL_UPLOADS_DIR (keep it on MEDIA_ROOT's filesystem: a
+# finished upload is renamed into storage, not copied).
+REQUEST_MAX_BODY_MB = env.int("REQUEST_MAX_BODY_MB", default=32)
+UPLOAD_CHUNK_BYTES = int(env.float("UPLOAD_CHUNK_MB", default=16) * 1024 * 1024)
+if UPLOAD_CHUNK_BYTES > REQUEST_MAX_BODY_MB * 1024 * 1024:
+    raise ImproperlyConfigured(
+        "UPLOAD_CHUNK_MB must not pass REQUEST_MAX_BODY_MB: a chunk is a body."
+    )
+FILE_UPLOAD_MAX_MEMORY_SIZE = UPLOAD_CHUNK_BYTES
+PARTIAL_UPLOADS_DIR = Path(env("PARTIAL_UPLOADS_DIR", default=str(DATA_DIR / "partial-uploads")))
+# A user's unfinished uploads are bounded (count, and bytes announced) so nobody fills the disk;
+# beat removes those untouched for UPLOAD_EXPIRY_HOURS.
+UPLOAD_PENDING_MAX_COUNT = env.int("UPLOAD_PENDING_MAX_COUNT", default=20)
+UPLOAD_PENDING_MAX_MB = env.int("UPLOAD_PENDING_MAX_MB", default=10240)
+UPLOAD_EXPIRY_HOURS = env.float("UPLOAD_EXPIRY_HOURS", default=24)
+
 REST_FRAMEWORK = {
     # The token scheme first: DRF then answers a missing or expired token 401 (with
     # WWW-Authenticate), not 403.
@@ -271,7 +290,10 @@ MAINTENANCE_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}.maintenance"
 CELERY_TASK_QUEUES = [
     Queue(name, routing_key=name) for name in (CELERY_TASK_DEFAULT_QUEUE, MAINTENANCE_QUEUE)
 ]
-CELERY_TASK_ROUTES = {"transcription.requeue_stalled_jobs": {"queue": MAINTENANCE_QUEUE}}
+CELERY_TASK_ROUTES = {
+    "transcription.requeue_stalled_jobs": {"queue": MAINTENANCE_QUEUE},
+    "transcription.expire_uploads": {"queue": MAINTENANCE_QUEUE},
+}
 # Celery beat, one per deployment, sends the janitor that requeues the jobs of workers that died
 # for good (their host gone): no restart of theirs will. A late janitor is dropped, not piled up.
 CELERY_BEAT_SCHEDULE = {
@@ -279,6 +301,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "transcription.requeue_stalled_jobs",
         "schedule": JOB_JANITOR_INTERVAL_S,
         "options": {"expires": JOB_JANITOR_INTERVAL_S},
+    },
+    # Removes the chunked uploads abandoned for UPLOAD_EXPIRY_HOURS, and their partial files.
+    "expire-uploads": {
+        "task": "transcription.expire_uploads",
+        "schedule": 3600,
+        "options": {"expires": 3600},
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")

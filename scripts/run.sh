@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs and runs the portal on this machine: venv, requirements, .env with a fresh SECRET_KEY,
-# migrations, static files, a first admin, then a Celery worker and the web server (Daphne).
+# migrations, static files, a first admin, then a Celery worker and the web server (uvicorn).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,4 +32,4 @@ worker=$!
 beat=$!
 trap 'kill $worker $beat 2>/dev/null; wait $worker $beat 2>/dev/null' EXIT INT TERM
 echo "Voxa on http://${WEB_HOST:-127.0.0.1}:${WEB_PORT:-8000}/ (Ctrl-C stops web, worker and beat)"
-.venv/bin/daphne -b "${WEB_HOST:-127.0.0.1}" -p "${WEB_PORT:-8000}" portal.asgi:application
+PYTHON=.venv/bin/python scripts/web.sh

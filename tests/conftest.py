@@ -1,4 +1,4 @@
-"""Shared fixtures: standing users, and the real processes (Celery worker, Daphne) for
+"""Shared fixtures: standing users, and the real processes (Celery worker, uvicorn) for
 end-to-end tests."""
 
 import os
@@ -86,6 +86,7 @@ def process_env(django_db_setup, tiny_paraformer_dir) -> dict[str, str]:
     env.update(
         DATABASE_URL=f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         MEDIA_ROOT=str(settings.MEDIA_ROOT),
+        PARTIAL_UPLOADS_DIR=str(settings.PARTIAL_UPLOADS_DIR),
         MODEL_CACHE_DIR=str(settings.MODEL_CACHE_DIR),
         # paraformer-zh is offered (for the upload page's language choices), never loaded.
         ASR_ENABLED_MODELS=f"whisper-base,{TINY_MODEL},{BROKEN_MODEL},paraformer-zh",
@@ -186,24 +187,36 @@ def wait_until_listening(port: int, process: subprocess.Popen, log: Path) -> Non
 
 
 @contextmanager
-def serve_portal(env: dict[str, str], log: Path) -> Iterator[str]:
-    """The portal on Daphne (HTTP and websockets) with `env`, against the test database; its
-    base URL while the block runs."""
-    # DEBUG is off: WhiteNoise serves what collectstatic put in STATIC_ROOT when Daphne starts.
-    call_command("collectstatic", "--noinput", verbosity=0)
+def running_web(env: dict[str, str], log: Path) -> Iterator[tuple[str, int]]:
+    """The web process as production starts it (scripts/web.sh: uvicorn), on a free port:
+    yields its base URL and process id once it accepts connections, and stops it after."""
     port = free_port()
-    command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-               "portal.asgi:application"]  # fmt: skip
-    process = _start(command, env, log)
-    wait_until_listening(port, process, log)
+    env = {**env, "PYTHON": sys.executable, "WEB_PORT": str(port)}
+    process = _start(["scripts/web.sh"], env, log)
     try:
-        yield f"http://127.0.0.1:{port}"
+        wait_until_listening(port, process, log)
+        yield f"http://127.0.0.1:{port}", process.pid
     finally:
         _stop(process)
 
 
+@contextmanager
+def serve_portal(env: dict[str, str], log: Path) -> Iterator[str]:
+    """The portal (pages, API, websockets) with `env`, against the test database; its base URL
+    while the block runs."""
+    # DEBUG is off: WhiteNoise serves what collectstatic put in STATIC_ROOT when the web starts.
+    call_command("collectstatic", "--noinput", verbosity=0)
+    with running_web(env, log) as (url, _):
+        yield url
+
+
+# Small enough that a short clip goes up in several chunks through the upload page.
+BROWSER_CHUNK_MB = "0.1"
+
+
 @pytest.fixture(scope="session")
 def portal_server(process_env, tmp_path_factory) -> Iterator[str]:
-    """The portal on Daphne (HTTP and websockets), against the test database."""
-    with serve_portal(process_env, tmp_path_factory.mktemp("daphne") / "daphne.log") as url:
+    """The portal on uvicorn, against the test database."""
+    log = tmp_path_factory.mktemp("web") / "web.log"
+    with serve_portal({**process_env, "UPLOAD_CHUNK_MB": BROWSER_CHUNK_MB}, log) as url:
         yield url

@@ -1,4 +1,4 @@
-"""The pages in a real browser, against Daphne and a real Celery worker running whisper-base."""
+"""The pages in a real browser, against uvicorn and a real Celery worker running whisper-base."""
 
 import os
 import re
@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 import srt
-from playwright.sync_api import Browser, Page, WebSocketRoute, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Route, WebSocketRoute, expect, sync_playwright
 
 from tests.audio_files import speech
-from tests.conftest import wait_until
+from tests.conftest import BROWSER_CHUNK_MB, wait_until
 from tests.factories import JobFactory, SucceededJobFactory
 from transcription import progress, services
+from transcription.models import Recording, Upload
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -163,6 +164,77 @@ def test_upload_page_offers_only_the_languages_the_model_can_be_told(
     expect(language.locator("option[value=zh-TW]")).to_be_enabled()
     page.select_option("#model", "whisper-base")
     expect(language.locator("option[value=en]")).to_be_enabled()
+
+
+CHUNK_URL = re.compile(r"/api/uploads/[0-9a-f-]+/$")
+
+
+def test_a_file_goes_up_in_chunks_and_a_lost_chunk_is_sent_again(
+    portal_server, django_user_model, page
+):
+    django_user_model.objects.create_user("gina", password=PASSWORD)
+    log_in(page, portal_server, "gina")
+    offsets = []
+
+    def lose_the_second_chunk(route: Route) -> None:
+        if route.request.method != "PATCH":
+            route.continue_()
+            return
+        offsets.append(int(route.request.headers["upload-offset"]))
+        if len(offsets) == 2:
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    page.route(CHUNK_URL, lose_the_second_chunk)
+    page.set_input_files("#file-input", CLIP)
+
+    row = page.get_by_test_id("upload-row")
+    expect(row).to_have_attribute("data-state", re.compile(r"^(queued|running|succeeded)$"))
+    recording = Recording.objects.get(owner__username="gina")
+    assert Path(recording.file.path).read_bytes() == CLIP.read_bytes()
+    chunk = int(float(BROWSER_CHUNK_MB) * 1024 * 1024)
+    # The lost chunk is sent again from the offset the server holds, then the rest.
+    assert offsets == [0, chunk, chunk, 2 * chunk]
+    assert CLIP.stat().st_size <= 3 * chunk
+    assert not Upload.objects.exists()
+
+
+def test_an_upload_that_keeps_failing_is_given_up_with_a_clear_message(
+    portal_server, django_user_model, page
+):
+    django_user_model.objects.create_user("hank", password=PASSWORD)
+    page.clock.install()
+    log_in(page, portal_server, "hank")
+
+    def lose_every_chunk(route: Route) -> None:
+        if route.request.method == "PATCH":
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    page.route(CHUNK_URL, lose_every_chunk)
+    page.set_input_files("#file-input", CLIP)
+    row = page.get_by_test_id("upload-row")
+    expect(row.get_by_test_id("row-status")).to_contain_text("retry 1 in 1 s")
+    rejection = page.get_by_test_id("rejection")
+    for _ in range(20):  # the backoff's pauses, skipped
+        if rejection.count():
+            break
+        page.clock.run_for(31_000)
+        page.wait_for_timeout(200)
+
+    expect(rejection).to_contain_text(
+        f"{CLIP.name}: the upload stopped at 0% and was given up after 6 retries "
+        "(the connection was lost). Check the connection and upload the file again."
+    )
+    # The partial upload is cancelled on the server rather than left to expire.
+    for _ in range(50):  # waiting in Playwright, whose loop must run for the DELETE to pass
+        if not Upload.objects.filter(owner__username="hank").exists():
+            break
+        page.wait_for_timeout(200)
+    assert not Upload.objects.filter(owner__username="hank").exists()
+    assert not Recording.objects.filter(owner__username="hank").exists()
 
 
 def test_pages_follow_a_job_live_without_reloading(portal_server, django_user_model, page):

@@ -1,6 +1,7 @@
 import uuid
 from datetime import timedelta
 from enum import StrEnum
+from pathlib import Path
 
 from django.conf import settings
 from django.db import models
@@ -281,3 +282,43 @@ class Segment(models.Model):
 
     def __str__(self) -> str:
         return f"[{self.start:.2f}-{self.end:.2f}] {self.text}"
+
+
+class Upload(models.Model):
+    """A file arriving in chunks through the resumable upload API. Its bytes go to a partial file
+    under a server-generated name; once complete it becomes a recording, and the row goes."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="uploads"
+    )
+    # The client's file name, for display only (sanitised like a multipart upload's).
+    name = models.CharField(max_length=255)
+    size = models.BigIntegerField()
+    received = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(received__gte=0, received__lte=F("size")),
+                name="upload_received_within_size",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.received}/{self.size})"
+
+    @property
+    def is_complete(self) -> bool:
+        return self.received == self.size
+
+    @property
+    def path(self) -> Path:
+        return partial_upload_path(self.id)
+
+
+def partial_upload_path(upload_id: uuid.UUID | str) -> Path:
+    return Path(settings.PARTIAL_UPLOADS_DIR) / f"{upload_id}.part"

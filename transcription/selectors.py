@@ -7,7 +7,7 @@ import zhconv
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
 
-from transcription.models import HotwordList, Job, JobStatus, Recording, Segment
+from transcription.models import HotwordList, Job, JobStatus, Recording, Segment, Upload
 
 
 def jobs_for(user: AbstractBaseUser) -> QuerySet[Job]:
@@ -23,6 +23,10 @@ def recordings_for(user: AbstractBaseUser) -> QuerySet[Recording]:
 
 def hotword_lists_for(user: AbstractBaseUser) -> QuerySet[HotwordList]:
     return HotwordList.objects.filter(owner=user)
+
+
+def uploads_for(user: AbstractBaseUser) -> QuerySet[Upload]:
+    return Upload.objects.filter(owner=user)
 
 
 def transcript_matches(user: AbstractBaseUser, query: str) -> QuerySet[Segment]:

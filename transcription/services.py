@@ -10,7 +10,6 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.files import File
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models.fields.files import FieldFile
@@ -89,7 +88,9 @@ def _recording_create(
     )
     try:
         with transaction.atomic():
-            recording.file.save("original", File(upload), save=False)
+            # The upload itself, not a File around it: storage moves a file kept on disk
+            # (temporary_file_path) instead of writing its bytes a second time.
+            recording.file.save("original", upload, save=False)
             recording.save()
             job = Job.objects.create(
                 recording=recording,

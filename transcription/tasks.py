@@ -1,7 +1,7 @@
 from celery import shared_task
 from celery.signals import worker_ready
 
-from transcription import runner, services
+from transcription import runner, services, uploads
 
 
 @shared_task(bind=True, name="transcription.transcribe_job")
@@ -12,6 +12,11 @@ def transcribe_job(self, job_id: int) -> None:
 @shared_task(name="transcription.requeue_stalled_jobs")
 def requeue_stalled_jobs() -> None:
     services.jobs_requeue_stalled()
+
+
+@shared_task(name="transcription.expire_uploads")
+def expire_uploads() -> None:
+    uploads.uploads_expire()
 
 
 @worker_ready.connect

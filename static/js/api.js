@@ -74,22 +74,105 @@ export function getOptions() {
   return optionsPromise;
 }
 
-// One file per request through XMLHttpRequest, because fetch cannot report upload progress.
-export function uploadRecording(formData, onProgress) {
+// Large files go up in chunks (the resumable upload API): announced with their size, then sent
+// piece by piece at the server's offset. A chunk that fails for the network or the server is
+// sent again after a growing pause, from the offset the server says it holds.
+const CHUNK_RETRY_DELAYS_MS = [1000, 2000, 4000, 8000, 16000, 30000];
+
+class ChunkError extends Error {
+  constructor(message, retryable) {
+    super(message);
+    this.retryable = retryable;
+  }
+}
+
+// Sends one file; resolves with its upload id once the server holds every byte.
+// onProgress(fraction) as bytes go up; onRetry(attempt, delayMs, message) before each retry.
+export async function uploadFile(file, { onProgress, onRetry } = {}) {
+  const upload = await api("uploads/", { method: "POST", body: { name: file.name, size: file.size } });
+  let offset = upload.offset;
+  let failures = 0;
+  while (offset < file.size) {
+    const end = Math.min(offset + upload.chunk_bytes, file.size);
+    const start = offset;
+    try {
+      offset = await sendChunk(upload.id, start, file.slice(start, end), (loaded) =>
+        onProgress?.((start + loaded) / file.size),
+      );
+      failures = 0;
+    } catch (error) {
+      if (!error.retryable) throw error;
+      if (failures >= CHUNK_RETRY_DELAYS_MS.length) {
+        api(`uploads/${upload.id}/`, { method: "DELETE" }).catch(() => {});
+        const percent = Math.floor((100 * offset) / file.size);
+        throw new Error(
+          `the upload stopped at ${percent}% and was given up after ${failures} retries ` +
+            `(${error.message}). Check the connection and upload the file again.`,
+        );
+      }
+      const delay = CHUNK_RETRY_DELAYS_MS[failures];
+      failures += 1;
+      onRetry?.(failures, delay, error.message);
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      offset = await serverOffset(upload.id, offset);
+    }
+  }
+  onProgress?.(1);
+  return upload.id;
+}
+
+// Where the server stands; `known` while it cannot be asked (the next chunk will tell).
+async function serverOffset(id, known) {
+  try {
+    return (await api(`uploads/${id}/`)).offset;
+  } catch (error) {
+    if (error.status && error.status < 500) throw error;
+    return known;
+  }
+}
+
+// One chunk through XMLHttpRequest, because fetch cannot report upload progress. Resolves with
+// the server's new offset; a 409 (the server holds another offset) is retried from there.
+function sendChunk(id, offset, blob, onLoaded) {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
-    xhr.open("POST", `${API}recordings/`);
+    xhr.open("PATCH", `${API}uploads/${id}/`);
     xhr.setRequestHeader("X-CSRFToken", csrfToken());
     xhr.setRequestHeader("Accept", "application/json");
+    xhr.setRequestHeader("Content-Type", "application/octet-stream");
+    xhr.setRequestHeader("Upload-Offset", String(offset));
     xhr.responseType = "json";
-    xhr.upload.addEventListener("progress", (event) => {
-      if (event.lengthComputable) onProgress(event.loaded / event.total);
+    xhr.upload.addEventListener("progress", (event) => onLoaded(event.loaded));
+    xhr.addEventListener("load", () => {
+      const body = xhr.response;
+      // 409: the server holds another offset (a chunk whose answer was lost): go on from there.
+      if (xhr.status === 200 || xhr.status === 409) resolve(body.offset);
+      else {
+        const retryable = xhr.status >= 500 || xhr.status === 429;
+        reject(new ChunkError(errorText(body, xhr.status), retryable));
+      }
     });
-    xhr.addEventListener("load", () => resolve({ status: xhr.status, body: xhr.response }));
-    xhr.addEventListener("error", () => reject(new Error("The upload was interrupted.")));
-    xhr.addEventListener("abort", () => reject(new Error("The upload was aborted.")));
-    xhr.send(formData);
+    xhr.addEventListener("error", () => reject(new ChunkError("the connection was lost", true)));
+    xhr.addEventListener("abort", () => reject(new ChunkError("the upload was aborted", false)));
+    xhr.send(blob);
   });
+}
+
+// Turns finished uploads into recordings with their jobs: {status, body} as the server answered
+// ({jobs, rejected}), errors included.
+export async function createRecordings(uploadIds, options) {
+  const headers = {
+    Accept: "application/json",
+    "Content-Type": "application/json",
+    "X-CSRFToken": csrfToken(),
+  };
+  const response = await fetch(`${API}recordings/`, {
+    method: "POST",
+    credentials: "same-origin",
+    headers,
+    body: JSON.stringify({ ...options, uploads: uploadIds }),
+  });
+  return { status: response.status, body: await response.json().catch(() => null) };
 }
 
 export function isActive(job) {

@@ -1,13 +1,15 @@
-// Upload page: one POST per file (its own progress bar), then that file's job followed live.
+// Upload page: each file goes up in chunks (its own progress bar; a lost chunk is retried and the
+// upload resumes), becomes a recording with its job, and that job is followed live.
 import {
   JobWatcher,
+  createRecordings,
   describeJob,
   errorText,
   formatBytes,
   getOptions,
   recordingUrl,
   setBar,
-  uploadRecording,
+  uploadFile,
 } from "./api.js";
 
 const PARALLEL_UPLOADS = 3;
@@ -47,7 +49,8 @@ async function loadOptions() {
     maxBytes = maxMb * 1024 * 1024;
     document.getElementById("limits").textContent =
       `Up to ${maxMb} MB and ${options.max_audio_hours} hours per file. ` +
-      "Each file is uploaded and transcribed with the options above.";
+      "Each file is uploaded in pieces (resumed if the connection drops) and transcribed with " +
+      "the options above.";
   } catch (error) {
     const box = document.getElementById("options-error");
     box.textContent = `Could not load the upload options: ${error.message}`;
@@ -142,17 +145,20 @@ async function send({ file, options, batch, row }) {
     reject(row, file.name, `larger than the ${maxMb} MB limit (${formatBytes(file.size)}).`);
     return;
   }
-  const data = new FormData();
-  data.append("files", file);
-  for (const [key, value] of Object.entries(options)) data.append(key, value);
   setRow(row, "uploading", "Uploading · 0%", 0);
   let response;
   try {
-    response = await uploadRecording(data, (fraction) => {
-      const percent = Math.round(fraction * 100);
-      const text = percent < 100 ? `Uploading · ${percent}%` : "Checking the file…";
-      setRow(row, "uploading", text, percent);
+    const uploadId = await uploadFile(file, {
+      onProgress: (fraction) => {
+        const percent = Math.floor(fraction * 100);
+        const text = percent < 100 ? `Uploading · ${percent}%` : "Checking the file…";
+        setRow(row, "uploading", text, percent);
+      },
+      onRetry: (attempt, delayMs, reason) => {
+        row.status.textContent = `${reason}: retry ${attempt} in ${delayMs / 1000} s…`;
+      },
     });
+    response = await createRecordings([uploadId], options);
   } catch (error) {
     reject(row, file.name, error.message);
     return;

@@ -4,7 +4,7 @@ from rest_framework import serializers
 
 from gpu_engine.presets import LANGUAGES, language_refusal
 from transcription.hotwords import clean_hotwords, hotwords_note
-from transcription.models import HotwordList, Job, JobStatus, Recording, Segment
+from transcription.models import HotwordList, Job, JobStatus, Recording, Segment, Upload
 
 
 class RecordingSerializer(serializers.ModelSerializer):
@@ -133,6 +133,37 @@ class UploadOptionsSerializer(serializers.Serializer):
         if refusal:
             raise serializers.ValidationError({"language": refusal})
         return attrs
+
+
+class FinishedUploadsSerializer(serializers.Serializer):
+    """The resumable uploads a POST /api/recordings/ turns into recordings."""
+
+    uploads = serializers.ListField(
+        child=serializers.UUIDField(),
+        required=False,
+        default=list,
+        max_length=settings.DATA_UPLOAD_MAX_NUMBER_FILES,
+    )
+
+
+class UploadSerializer(serializers.ModelSerializer):
+    offset = serializers.IntegerField(source="received", read_only=True)
+    complete = serializers.BooleanField(source="is_complete", read_only=True)
+    chunk_bytes = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Upload
+        fields = ["id", "name", "size", "offset", "complete", "chunk_bytes", "created_at",
+                  "updated_at"]  # fmt: skip
+        read_only_fields = fields
+
+    def get_chunk_bytes(self, upload: Upload) -> int:
+        return settings.UPLOAD_CHUNK_BYTES
+
+
+class UploadCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=1000)
+    size = serializers.IntegerField(min_value=0)
 
 
 class HotwordListSerializer(serializers.ModelSerializer):

@@ -8,6 +8,7 @@ from transcription.api.views import (
     OptionsView,
     RecordingViewSet,
     SearchView,
+    UploadViewSet,
 )
 
 app_name = "api"
@@ -15,6 +16,7 @@ app_name = "api"
 router = DefaultRouter()
 router.register("recordings", RecordingViewSet, basename="recording")
 router.register("jobs", JobViewSet, basename="job")
+router.register("uploads", UploadViewSet, basename="upload")
 router.register("hotword-lists", HotwordListViewSet, basename="hotword-list")
 
 urlpatterns = [

@@ -1,28 +1,32 @@
 from django.conf import settings
 from django.http import HttpResponse
+from django.urls import reverse
 from django.utils.http import content_disposition_header
 from rest_framework import generics, mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from gpu_engine.presets import LANGUAGES, PRESET_LANGUAGES
-from transcription import media, selectors, services
+from transcription import media, selectors, services, uploads
 from transcription.api.serializers import (
+    FinishedUploadsSerializer,
     HotwordListSerializer,
     JobDetailSerializer,
     JobSerializer,
     RecordingWithJobSerializer,
     SearchHitSerializer,
+    UploadCreateSerializer,
     UploadOptionsSerializer,
+    UploadSerializer,
 )
 from transcription.exports import FORMATS, export_job
 from transcription.forms import SearchForm
 from transcription.hotwords import model_hotword_support
-from transcription.models import JobStatus
+from transcription.models import JobStatus, Upload
 
 
 class RecordingViewSet(
@@ -41,15 +45,29 @@ class RecordingViewSet(
 
     def create(self, request: Request) -> Response:
         files = request.FILES.getlist("files")
-        if not files:
+        finished = self._finished_uploads(request)
+        if not files and not finished:
             raise ValidationError(
-                {"files": ["Attach one or more audio files in the field 'files'."]}
+                {
+                    "files": [
+                        "Attach one or more audio files in the field 'files', or name finished "
+                        "uploads in the field 'uploads'."
+                    ]
+                }
             )
         options = UploadOptionsSerializer(data=request.data)
         options.is_valid(raise_exception=True)
-        jobs, rejected = services.recordings_create(
-            owner=request.user, files=files, options=services.JobRequest(**options.validated_data)
-        )
+        job_request = services.JobRequest(**options.validated_data)
+        jobs, rejected = [], []
+        if files:
+            jobs, rejected = services.recordings_create(
+                owner=request.user, files=files, options=job_request
+            )
+        if finished:
+            more_jobs, more_rejected = uploads.recordings_create_from_uploads(
+                owner=request.user, uploads=finished, options=job_request
+            )
+            jobs, rejected = jobs + more_jobs, rejected + more_rejected
         body = {
             "jobs": JobSerializer(jobs, many=True, context={"request": request}).data,
             "rejected": [{"file": r.file, "reason": r.reason} for r in rejected],
@@ -58,6 +76,16 @@ class RecordingViewSet(
             body["detail"] = "; ".join(f"{r.file}: {r.reason}" for r in rejected)
             return Response(body, status=status.HTTP_400_BAD_REQUEST)
         return Response(body, status=status.HTTP_201_CREATED)
+
+    def _finished_uploads(self, request: Request) -> list[Upload]:
+        ids = FinishedUploadsSerializer(data=request.data)
+        ids.is_valid(raise_exception=True)
+        wanted = list(dict.fromkeys(ids.validated_data["uploads"]))
+        found = selectors.uploads_for(request.user).in_bulk(wanted)
+        unknown = [str(upload_id) for upload_id in wanted if upload_id not in found]
+        if unknown:
+            raise ValidationError({"uploads": [f"No such upload: {', '.join(unknown)}."]})
+        return [found[upload_id] for upload_id in wanted]
 
     def perform_update(self, serializer: RecordingWithJobSerializer) -> None:
         services.recording_rename(
@@ -78,6 +106,73 @@ class RecordingViewSet(
             content_type=media.audio_content_type(stored.name, recording.container),
             filename=recording.name,
         )
+
+
+class UploadViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Resumable uploads: announce a file (POST {name, size}), send its chunks in order (PATCH
+    with Upload-Offset and the raw bytes), then name it in POST /api/recordings/ {uploads}.
+    GET says where an upload stands, to resume after a dropped connection; DELETE cancels it."""
+
+    serializer_class = UploadSerializer
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self):
+        return selectors.uploads_for(self.request.user)
+
+    def create(self, request: Request) -> Response:
+        announced = UploadCreateSerializer(data=request.data)
+        announced.is_valid(raise_exception=True)
+        try:
+            upload = uploads.upload_create(owner=request.user, **announced.validated_data)
+        except uploads.UploadRefused as refusal:
+            return _refused(refusal)
+        location = reverse("api:upload-detail", args=[upload.pk])
+        return Response(
+            UploadSerializer(upload).data,
+            status=status.HTTP_201_CREATED,
+            headers={"Location": location, "Upload-Offset": "0"},
+        )
+
+    def partial_update(self, request: Request, pk: str) -> Response:
+        upload = self.get_object()
+        if request.content_type.split(";")[0].strip() != "application/octet-stream":
+            return Response(
+                {"detail": "Send the chunk's bytes as application/octet-stream."},
+                status=status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+            )
+        offset = request.headers.get("Upload-Offset", "")
+        if not offset.isdigit():
+            raise ValidationError({"Upload-Offset": ["Say where the chunk starts, in bytes."]})
+        try:
+            # Django's request reads the body it holds (one chunk, in memory) piece by piece.
+            upload = uploads.upload_append(upload=upload, offset=int(offset), body=request._request)
+        except Upload.DoesNotExist:
+            raise NotFound() from None
+        except uploads.UploadRefused as refusal:
+            return _refused(refusal)
+        return Response(UploadSerializer(upload).data, headers={"Upload-Offset": upload.received})
+
+    def perform_destroy(self, upload: Upload) -> None:
+        uploads.upload_delete(upload=upload)
+
+
+def _refused(refusal: uploads.UploadRefused) -> Response:
+    if isinstance(refusal, uploads.OffsetMismatch):
+        return Response(
+            {"detail": str(refusal), "offset": refusal.offset},
+            status=status.HTTP_409_CONFLICT,
+            headers={"Upload-Offset": refusal.offset},
+        )
+    answer = {
+        uploads.UploadTooLarge: status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        uploads.UploadQuotaExceeded: status.HTTP_429_TOO_MANY_REQUESTS,
+    }.get(type(refusal), status.HTTP_400_BAD_REQUEST)
+    return Response({"detail": str(refusal)}, status=answer)
 
 
 class JobViewSet(viewsets.ReadOnlyModelViewSet):
