@@ -1,15 +1,13 @@
 #!/usr/bin/env bash
-# Installs everything the tests need (venv, requirements, Debian chromium) and runs them all
-# against the machine's PostgreSQL and Redis. Extra arguments go to pytest.
+# Installs everything the tests need (venv, requirements; Debian's chromium, PostgreSQL and Redis
+# when missing), starts PostgreSQL and Redis when down, and runs all the tests against them. Extra
+# arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install.sh dev
-if ! command -v chromium >/dev/null; then
-    as_root=""; [ "$(id -u)" = 0 ] || as_root="sudo"
-    $as_root apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $as_root apt-get install -y -qq chromium >/dev/null
-fi
+source scripts/services.sh
+have chromium || install_packages chromium
 
 export SECRET_KEY=${SECRET_KEY:-tests-only-not-a-secret-$(date +%s)}
 export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/voxa}
@@ -22,7 +20,7 @@ trap 'rm -rf "$DATA_DIR"' EXIT
 # Joined and verified model files are kept between runs.
 export MODEL_CACHE_DIR=${MODEL_CACHE_DIR:-$PWD/data/models}
 
-source scripts/services.sh
+ensure_postgres
 ensure_redis
 
 .venv/bin/ruff check .
