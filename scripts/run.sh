@@ -22,7 +22,7 @@ ensure_redis
 # Absolute: supervisord's configuration reads it.
 DATA_DIR=$(realpath -m "${DATA_DIR:-data}")
 export DATA_DIR WEB_HOST=${WEB_HOST:-127.0.0.1} WEB_PORT=${WEB_PORT:-8000} WORKER_SLOTS=${WORKER_SLOTS:-4}
-mkdir -p "$DATA_DIR/logs"
+mkdir -p "$DATA_DIR/logs" data
 
 .venv/bin/python manage.py migrate --noinput
 .venv/bin/python manage.py collectstatic --noinput -v0
