@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Packs, on a machine that reaches PyPI, what the GPU benchmark needs on a lent GPU machine that
 # reaches nothing: .gpu-kit/wheels (what its image lacks, for its Python 3.12; torch, numpy, scipy,
-# transformers and the like are there) and .gpu-kit/speech (the shared recordings). About 50 MB,
-# under the device tool's 64 MiB. Then: device run "bash bench/gpu_run.sh" carrying .gpu-kit.
+# transformers and the like are there); the recordings travel with the checkout (tests/data/speech).
+# About 45 MB, under the device tool's 64 MiB. Then: device run "bash bench/gpu_run.sh" carrying
+# .gpu-kit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,5 +26,4 @@ done
     librosa==0.11.0 soundfile==0.14.0 audioread==3.1.0 soxr==1.1.0 decorator==5.3.1 \
     pooch==1.9.0 platformdirs==4.14.8 cffi==2.1.1 pycparser==3.12 \
     jiwer==4.0.0 rapidfuzz==3.14.6
-cp -r ../shared/data/speech "$kit/speech"
 du -sh "$kit"

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
     --target /tmp/site .gpu-kit/wheels/*.whl
-export PYTHONPATH=/tmp/site PYTHONUNBUFFERED=1 VOXA_SPEECH_DIR=$PWD/.gpu-kit/speech
+export PYTHONPATH=/tmp/site PYTHONUNBUFFERED=1
 out=${OUT:-data/bench-results}
 mkdir -p "$out"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader

@@ -9,6 +9,11 @@ files="requirements.txt requirements-nodeps.txt"
 [ "${1:-}" = "dev" ] && files="$files requirements-dev.txt"
 
 if [ ! -x .venv/bin/python ]; then
+    # Debian's python3 has no venv (ensurepip) until python3-venv is installed.
+    if ! "$python" -c "import ensurepip" 2>/dev/null; then
+        source scripts/services.sh
+        install_packages python3-venv
+    fi
     "$python" -m venv .venv
 fi
 stamp=.venv/.installed-$(cat $files | sha256sum | cut -c1-16)

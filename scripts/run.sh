@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs and runs the portal on this machine: venv, requirements, .env with a fresh SECRET_KEY,
-# migrations, static files, a first admin, then a Celery worker and the web server (uvicorn).
+# Redis (installed from Debian's packages and started when missing), migrations, static files, a
+# first admin, then web, worker and beat under supervisord (deploy/supervisord.conf): each
+# restarted when it dies, each logging to its own file in DATA_DIR/logs/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,19 +19,15 @@ done <.env
 export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/0}
 source scripts/services.sh
 ensure_redis
-mkdir -p "${DATA_DIR:-data}"
+# Absolute: supervisord's configuration reads it.
+DATA_DIR=$(realpath -m "${DATA_DIR:-data}")
+export DATA_DIR WEB_HOST=${WEB_HOST:-127.0.0.1} WEB_PORT=${WEB_PORT:-8000} WORKER_SLOTS=${WORKER_SLOTS:-4}
+mkdir -p "$DATA_DIR/logs" data
 
 .venv/bin/python manage.py migrate --noinput
 .venv/bin/python manage.py collectstatic --noinput -v0
 .venv/bin/python manage.py ensure_admin
 
-# One process, one model: WORKER_SLOTS jobs run at once in threads, their clips batched together.
-# It consumes the job queue and the upkeep queue (settings name both).
-.venv/bin/celery -A portal worker --pool=threads --concurrency="${WORKER_SLOTS:-4}" --loglevel=INFO &
-worker=$!
-# Beat sends the janitor that requeues the jobs of a worker that died for good; one per deployment.
-.venv/bin/celery -A portal beat --loglevel=INFO &
-beat=$!
-trap 'kill $worker $beat 2>/dev/null; wait $worker $beat 2>/dev/null' EXIT INT TERM
-echo "Voxa on http://${WEB_HOST:-127.0.0.1}:${WEB_PORT:-8000}/ (Ctrl-C stops web, worker and beat)"
-PYTHON=.venv/bin/python scripts/web.sh
+echo "Voxa on http://$WEB_HOST:$WEB_PORT/ (Ctrl-C stops web, worker and beat)"
+echo "Logs: $DATA_DIR/logs/web.log, worker.log, beat.log (supervisord's own: supervisord.log)"
+exec .venv/bin/supervisord -c deploy/supervisord.conf

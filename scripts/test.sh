@@ -1,16 +1,15 @@
 #!/usr/bin/env bash
-# Installs everything the tests need (venv, requirements, Debian chromium and nginx) and runs them all
-# against the machine's PostgreSQL and Redis. Extra arguments go to pytest.
+# Installs everything the tests need (venv, requirements; Debian's chromium and nginx, and
+# PostgreSQL and Redis when missing), starts PostgreSQL and Redis when down, and runs all the tests
+# against them. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install.sh dev
+source scripts/services.sh
+have chromium || install_packages chromium
 # Debian's nginx: tests/test_nginx.py runs it with the deployment's configuration.
-if ! command -v chromium >/dev/null || [ ! -x /usr/sbin/nginx ]; then
-    as_root=""; [ "$(id -u)" = 0 ] || as_root="sudo"
-    $as_root apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $as_root apt-get install -y -qq chromium nginx >/dev/null
-fi
+[ -x /usr/sbin/nginx ] || install_packages nginx
 
 # The settings refuse a key under 50 characters.
 export SECRET_KEY=${SECRET_KEY:-$(.venv/bin/python -c "import secrets; print(secrets.token_urlsafe(50))")}
@@ -24,7 +23,7 @@ trap 'rm -rf "$DATA_DIR"' EXIT
 # Joined and verified model files are kept between runs.
 export MODEL_CACHE_DIR=${MODEL_CACHE_DIR:-$PWD/data/models}
 
-source scripts/services.sh
+ensure_postgres
 ensure_redis
 
 .venv/bin/ruff check .

@@ -1,4 +1,5 @@
-"""Test audio made on the fly from the shared recordings, in the containers users upload."""
+"""Test audio made on the fly from the recorded speech in tests/data/speech, in the containers users
+upload."""
 
 import os
 from pathlib import Path
@@ -8,11 +9,10 @@ import numpy as np
 
 from gpu_engine.audio import decode_audio
 
-# The shared recordings beside the checkout; VOXA_SPEECH_DIR points elsewhere (a GPU machine gets
-# a copy inside the checkout, see bench/gpu_run.sh).
+# The recordings kept in the repository (their sources and licences: tests/data/speech/README.md);
+# VOXA_SPEECH_DIR points elsewhere.
 SPEECH_DIR = Path(
-    os.environ.get("VOXA_SPEECH_DIR")
-    or Path(__file__).resolve().parents[2] / "shared" / "data" / "speech"
+    os.environ.get("VOXA_SPEECH_DIR") or Path(__file__).resolve().parent / "data" / "speech"
 )
 
 # extension -> (container format, codec, sample rate)

@@ -21,7 +21,7 @@ class RecordingFactory(factory.django.DjangoModelFactory):
         model = Recording
 
     class Params:
-        # A shared recording's file name: the stored file is that real audio, not a stub.
+        # A file name in tests/data/speech: the stored file is that real audio, not a stub.
         audio = None
 
     owner = factory.SubFactory(UserFactory)

@@ -1,4 +1,4 @@
-"""Corpus-level error rates, scored as ../shared/CLARIFICATIONS.md says: both sides normalised
+"""Corpus-level error rates, scored as tests/data/speech/README.md says: both sides normalised
 alike."""
 
 import csv
