@@ -3,6 +3,7 @@ the official nginx image renders it, in front of a test's web process."""
 
 import os
 import pwd
+import re
 import string
 import subprocess
 from collections.abc import Iterator
@@ -10,11 +11,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import requests
 from django.conf import settings
 
 from tests.conftest import REPO, free_port, wait_until_listening
 
 NGINX = "/usr/sbin/nginx"
+PASSWORD = "pw-for-tests"  # tests.factories.UserFactory's
 DEPLOY = REPO / "deploy" / "nginx"
 
 # The image's /etc/nginx/nginx.conf, with every path in the test's own folder and the workers
@@ -135,3 +138,22 @@ def running_nginx(
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def log_in(base_url: str, username: str, password: str = PASSWORD) -> requests.Session:
+    """Log in with the login form, sending the Origin and Referer a browser sends."""
+    session = requests.Session()
+    login_url = f"{base_url}/accounts/login/"
+    form = session.get(login_url)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)[1]
+    answer = session.post(
+        login_url,
+        data={"username": username, "password": password, "csrfmiddlewaretoken": token},
+        headers={"Origin": base_url, "Referer": login_url},
+        allow_redirects=False,
+    )
+    assert answer.status_code == 302, (answer.status_code, answer.text[:500])
+    session.headers.update(
+        {"X-CSRFToken": session.cookies["csrftoken"], "Origin": base_url, "Referer": login_url}
+    )
+    return session

@@ -3,7 +3,6 @@ web process: everything a user does goes through it, on a port that is not 80.""
 
 import http.client
 import json
-import re
 import string
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,12 +19,11 @@ from websockets.sync.client import connect
 from tests.audio_files import speech
 from tests.conftest import REPO, TINY_MODEL, serve_portal
 from tests.factories import UserFactory
-from tests.nginx import DEPLOY, Nginx, running_nginx, self_signed_certificate
+from tests.nginx import DEPLOY, Nginx, log_in, running_nginx, self_signed_certificate
 from transcription.models import Recording
 
 # The web's own cap on a request body (REQUEST_MAX_BODY_MB): Nginx caps at the same size.
 BODY_CAP_MB = 32
-PASSWORD = "pw-for-tests"  # tests.factories.UserFactory's
 JOB_TIMEOUT_S = 120
 
 
@@ -43,25 +41,6 @@ def front(accel_portal, tmp_path_factory) -> Iterator[Nginx]:
     upstream = urlsplit(accel_portal).netloc
     with running_nginx(root, upstream=upstream, body_cap_mb=BODY_CAP_MB) as nginx:
         yield nginx
-
-
-def log_in(base_url: str, username: str) -> requests.Session:
-    """Log in with the login form, sending the Origin and Referer a browser sends."""
-    session = requests.Session()
-    login_url = f"{base_url}/accounts/login/"
-    form = session.get(login_url)
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)[1]
-    answer = session.post(
-        login_url,
-        data={"username": username, "password": PASSWORD, "csrfmiddlewaretoken": token},
-        headers={"Origin": base_url, "Referer": login_url},
-        allow_redirects=False,
-    )
-    assert answer.status_code == 302, (answer.status_code, answer.text[:500])
-    session.headers.update(
-        {"X-CSRFToken": session.cookies["csrftoken"], "Origin": base_url, "Referer": login_url}
-    )
-    return session
 
 
 def upload(session: requests.Session, base_url: str, path: Path, **fields: str) -> dict:
