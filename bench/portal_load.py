@@ -155,6 +155,7 @@ def user_loop(
         sent_at = time.time()
         job = upload_clip(base, session, clip, figures)
         if job is None:
+            time.sleep(1)  # a user who saw an error does not retry in a tight loop
             continue
         job = wait_for_job(base, session, job, figures)
         if job["status"] != "succeeded":

@@ -246,8 +246,10 @@ CHANNEL_LAYERS = {
         "CONFIG": {
             # A socket timeout above channels_redis's 5 s blocking read (BZPOPMIN): redis-py 8's
             # default of 5 s ends that read first and closes every idle websocket
-            # (django/channels_redis#422).
-            "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+            # (django/channels_redis#422). redis-py 8 also caps a pool at 100 connections and
+            # refuses the 101st at once: 200 websockets opening together got 500s (measured with
+            # bench/portal_load.py), so the pool may hold as many as the web takes connections.
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 15, "max_connections": 1000}],
             "prefix": env("CHANNELS_PREFIX", default="voxa"),
         },
     },

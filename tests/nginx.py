@@ -26,10 +26,10 @@ DEPLOY = REPO / "deploy" / "nginx"
 MAIN_CONF = """\
 daemon off;
 user {user};
-worker_processes 1;
+worker_processes auto;
 pid {root}/nginx.pid;
 error_log {root}/error.log info;
-events {{ worker_connections 256; }}
+events {{ worker_connections 1024; }}
 http {{
     include /etc/nginx/mime.types;
     default_type application/octet-stream;
