@@ -6,11 +6,13 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import redis
+from celery import Celery
 from django.conf import settings
 from django.core.management import call_command
 from rest_framework.authtoken.models import Token
@@ -30,6 +32,16 @@ WORKER_START_TIMEOUT_S = 120
 def _fresh_broker() -> None:
     # Messages left by an interrupted run would name jobs of a database that no longer exists.
     redis.Redis.from_url(settings.REDIS_URL).flushdb()
+
+
+@pytest.fixture
+def job_queue(settings) -> Iterator[str]:
+    """A job queue of the test's own in the real broker: what the code under test sends (and
+    what the janitor reads) goes there, and is gone after the test."""
+    queue = f"test-jobs-{uuid.uuid4().hex}"
+    settings.CELERY_TASK_DEFAULT_QUEUE = queue
+    yield queue
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).delete(queue)
 
 
 @pytest.fixture
@@ -109,21 +121,29 @@ def _stop(process: subprocess.Popen) -> None:
         process.wait()
 
 
-def start_worker(env: dict[str, str], name: str, queue: str, log: Path) -> subprocess.Popen:
+def start_worker(
+    env: dict[str, str], name: str, queue: str, log: Path, *, module: str = "celery"
+) -> subprocess.Popen:
     """A real worker process, as production runs it: one process, one model, jobs in threads.
-    Returns once it answers a ping."""
-    from portal.celery import app
-
+    Returns once it answers a ping. `module`: what runs Celery's command line (a test's own
+    wrapper may patch the code first)."""
     command = [
-        sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool=threads",
+        sys.executable, "-m", module, "-A", "portal", "worker", "--pool=threads",
         f"--concurrency={settings.WORKER_SLOTS}",
         "--loglevel=INFO", "--without-gossip", "--without-mingle", "-n", name,
     ]  # fmt: skip
     process = _start(command, {**env, "CELERY_QUEUE": queue}, log)
     deadline = time.monotonic() + WORKER_START_TIMEOUT_S
-    while not app.control.ping(destination=[name], timeout=1):
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"Celery worker did not start:\n{log.read_text()[-3000:]}")
+    # Asked through its own broker, which may be a test's private one.
+    broker_url = env.get("CELERY_BROKER_URL") or env.get("REDIS_URL") or settings.REDIS_URL
+    pinger = Celery(broker=broker_url)
+    try:
+        while not pinger.control.ping(destination=[name], timeout=1):
+            if process.poll() is not None or time.monotonic() > deadline:
+                _stop(process)
+                raise RuntimeError(f"Celery worker did not start:\n{log.read_text()[-3000:]}")
+    finally:
+        pinger.close()
     return process
 
 
@@ -160,24 +180,29 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def portal_server(process_env, tmp_path_factory) -> Iterator[str]:
-    """The portal on Daphne (HTTP and websockets), against the test database."""
-    # DEBUG is off: WhiteNoise serves what collectstatic put in STATIC_ROOT when Daphne starts.
-    call_command("collectstatic", "--noinput", verbosity=0)
+def start_portal(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, str]:
+    """The portal on Daphne (HTTP and websockets) with `env`; returns it and its URL once it
+    accepts connections."""
     port = _free_port()
-    log = tmp_path_factory.mktemp("daphne") / "daphne.log"
     command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
                "portal.asgi:application"]  # fmt: skip
-    process = _start(command, process_env, log)
+    process = _start(command, env, log)
     deadline = time.monotonic() + 30
     while True:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
+            return process, f"http://127.0.0.1:{port}"
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"Daphne did not start:\n{log.read_text()[-3000:]}") from None
             time.sleep(0.2)
-    yield f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="session")
+def portal_server(process_env, tmp_path_factory) -> Iterator[str]:
+    """The portal on Daphne, against the test database."""
+    # DEBUG is off: WhiteNoise serves what collectstatic put in STATIC_ROOT when Daphne starts.
+    call_command("collectstatic", "--noinput", verbosity=0)
+    process, url = start_portal(process_env, tmp_path_factory.mktemp("daphne") / "daphne.log")
+    yield url
     _stop(process)

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from tests.factories import JobFactory
-from transcription import runner, services
+from transcription import broker, runner, services
 from transcription.models import Job, JobLost, JobStatus, Segment
 
 pytestmark = pytest.mark.django_db
@@ -83,17 +83,17 @@ def test_progress_is_written_at_most_once_a_second_per_stage(settings):
 
 
 def test_a_restarted_worker_requeues_the_jobs_it_left_running(
-    django_capture_on_commit_callbacks,
+    django_capture_on_commit_callbacks, job_queue
 ):
     orphan, elsewhere = JobFactory(), JobFactory()
     orphan.claim(worker="gpu1@host")
     elsewhere.claim(worker="gpu2@host")
 
-    with django_capture_on_commit_callbacks() as enqueued:
+    with django_capture_on_commit_callbacks(execute=True):
         requeued = services.jobs_requeue_orphaned(worker="gpu1@host")
 
     assert requeued == [orphan]
-    assert len(enqueued) == 1
+    assert broker.jobs_with_messages() == {orphan.pk}
     orphan.refresh_from_db()
     assert (orphan.status, orphan.attempts, orphan.worker) == (JobStatus.QUEUED, 1, "")
     assert orphan.claim(worker="gpu1@host")
