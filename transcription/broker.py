@@ -49,14 +49,14 @@ def jobs_with_messages() -> set[int]:
     queue = settings.CELERY_TASK_DEFAULT_QUEUE
     with celery_app.connection_for_read() as connection:
         channel = connection.default_channel
-        client = channel.client
-        waiting = [
-            message
-            for priority in channel.priority_steps
-            for message in client.lrange(channel._q_for_pri(queue, priority), 0, -1)
-        ]
-        delivered = [json.loads(entry)[0] for entry in client.hvals(channel.unacked_key)]
-    messages = [json.loads(message) for message in waiting] + delivered
+        # One transaction: a message that moves from the queue to `unacked` meanwhile is seen.
+        snapshot = channel.client.pipeline(transaction=True)
+        for priority in channel.priority_steps:
+            snapshot.lrange(channel._q_for_pri(queue, priority), 0, -1)
+        snapshot.hvals(channel.unacked_key)
+        *waiting, delivered = snapshot.execute()
+    messages = [json.loads(message) for messages in waiting for message in messages]
+    messages += [json.loads(entry)[0] for entry in delivered]
     return {
         int(match[1])
         for message in messages

@@ -187,7 +187,8 @@ def jobs_enqueue_unsent() -> list[Job]:
     second message finds it taken and ends."""
     sent = broker.jobs_with_messages()
     queued = Job.objects.filter(status=JobStatus.QUEUED, cancel_requested=False)
-    unsent = [job for job in queued.order_by("created_at", "id") if job.pk not in sent]
+    unsent_ids = set(queued.values_list("pk", flat=True)) - sent
+    unsent = list(queued.filter(pk__in=unsent_ids).order_by("created_at", "id"))
     for job in unsent:
         logger.warning("Job %s was queued without a message in the broker; sending it", job.pk)
         broker.enqueue(job)
