@@ -134,9 +134,10 @@ def start_worker(
     ]  # fmt: skip
     process = _start(command, {**env, "CELERY_QUEUE": queue}, log)
     deadline = time.monotonic() + WORKER_START_TIMEOUT_S
-    # Asked through its own broker, which may be a test's private one.
+    # Asked through its own broker, which may be a test's private one; not the current app, so
+    # that the shared tasks the tests send still go through the portal's.
     broker_url = env.get("CELERY_BROKER_URL") or env.get("REDIS_URL") or settings.REDIS_URL
-    pinger = Celery(broker=broker_url)
+    pinger = Celery(broker=broker_url, set_as_current=False)
     try:
         while not pinger.control.ping(destination=[name], timeout=1):
             if process.poll() is not None or time.monotonic() > deadline:

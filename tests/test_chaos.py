@@ -242,7 +242,7 @@ def test_a_job_completes_once_through_a_redis_restart_and_queued_work_is_sent_ag
         env = {**process_env, "REDIS_URL": redis_server.url}
         worker = start_worker(env, f"redis-{running.pk}@localhost", queue, tmp_path / "w.log")
         try:
-            sender = Celery(broker=redis_server.url)
+            sender = Celery(broker=redis_server.url, set_as_current=False)
             for job in (running, waiting):
                 sender.send_task(broker.TRANSCRIBE_TASK, (job.pk,), queue=queue)
             wait_until(lambda: transcribing(running), timeout_s=120)

@@ -159,3 +159,13 @@ def test_releasing_a_job_that_moved_on_changes_nothing(settings):
     assert (slow.status, slow.worker) == (JobStatus.RUNNING, "fast")
     assert fast.release()
     assert (fast.status, fast.worker, fast.attempts) == (JobStatus.QUEUED, "", 2)
+
+
+def test_an_unexpected_error_fails_the_job_with_its_reason():
+    job = JobFactory(recording__file="")  # its stored audio is gone
+
+    runner.run_job(job.pk, worker="w")
+
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED
+    assert job.error.startswith("Unexpected error while transcribing: ")
