@@ -245,6 +245,7 @@ def test_a_job_completes_once_through_a_redis_restart_and_queued_work_is_sent_ag
             sender = Celery(broker=redis_server.url, set_as_current=False)
             for job in (running, waiting):
                 sender.send_task(broker.TRANSCRIBE_TASK, (job.pk,), queue=queue)
+            sender.close()
             wait_until(lambda: transcribing(running), timeout_s=120)
             redis_server.stop()
             time.sleep(2)  # progress cannot be sent meanwhile, nor the broker reached

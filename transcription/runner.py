@@ -47,7 +47,10 @@ _stopping = threading.Event()
 
 
 def stop_jobs() -> None:
-    """Called when this worker starts shutting down (SIGTERM, SIGINT)."""
+    """Called when this worker starts shutting down (SIGTERM, SIGINT). Celery's threads pool
+    would wait for every running task to end (its executor's shutdown waits), which for a long
+    job outlasts any stop timeout (docker's 10 s, systemd's 90 s) and ends in SIGKILL; instead
+    each job goes back to the queue at its next segment, and the worker exits at once."""
     _stopping.set()
 
 
