@@ -8,11 +8,14 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import redis
 from django.conf import settings
+from django.test import RequestFactory
 from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 from rest_framework.authtoken.models import Token
 
 from portal.celery import app as celery_app
+from portal.errors import SERVER_ERROR_MESSAGE, server_error
 from tests.audio_files import speech
 from tests.conftest import BROKEN_MODEL, TINY_MODEL, _free_port, _stop, start_portal
 from tests.factories import JobFactory
@@ -153,3 +156,24 @@ def test_with_postgresql_down_the_web_answers_503_with_a_clear_message(process_e
     assert page_status == 503
     assert "temporarily unavailable" in page_body and "Traceback" not in page_body
     assert login_status == 200  # what needs no database still works
+
+
+def answer_while_handling(error_source, path: str):
+    """What the portal answers for an exception that no view handled, raised for real."""
+    try:
+        error_source()
+    except Exception:
+        return server_error(RequestFactory().get(path))
+
+
+def test_an_unanswering_redis_is_a_503_and_other_errors_a_plain_500():
+    dead_redis = redis.Redis(port=_free_port()).ping
+
+    api = answer_while_handling(dead_redis, "/api/jobs/")
+    page = answer_while_handling(dead_redis, "/history/")
+    bug = answer_while_handling(lambda: 1 / 0, "/api/jobs/")
+
+    assert (api.status_code, api["Retry-After"]) == (503, "60")
+    assert "temporarily unavailable" in json.loads(api.content)["detail"]
+    assert page.status_code == 503 and b"temporarily unavailable" in page.content
+    assert (bug.status_code, json.loads(bug.content)) == (500, {"detail": SERVER_ERROR_MESSAGE})
