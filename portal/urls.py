@@ -11,3 +11,5 @@ urlpatterns = [
     path("api/", include("transcription.api.urls")),
     path("", include("transcription.urls")),
 ]
+
+handler500 = "portal.errors.server_error"

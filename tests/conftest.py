@@ -6,12 +6,14 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import redis
+from celery import Celery
 from django.conf import settings
 from django.core.management import call_command
 from rest_framework.authtoken.models import Token
@@ -40,6 +42,16 @@ def _fresh_cache() -> None:
     client = redis.Redis.from_url(settings.REDIS_URL)
     if keys := list(client.scan_iter(f"{settings.CACHES['default']['KEY_PREFIX']}:*")):
         client.delete(*keys)
+
+
+@pytest.fixture
+def job_queue(settings) -> Iterator[str]:
+    """A job queue of the test's own in the real broker: what the code under test sends (and
+    what the janitor reads) goes there, and is gone after the test."""
+    queue = f"test-jobs-{uuid.uuid4().hex}"
+    settings.CELERY_TASK_DEFAULT_QUEUE = queue
+    yield queue
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).delete(queue)
 
 
 @pytest.fixture
@@ -120,21 +132,30 @@ def _stop(process: subprocess.Popen) -> None:
         process.wait()
 
 
-def start_worker(env: dict[str, str], name: str, queue: str, log: Path) -> subprocess.Popen:
+def start_worker(
+    env: dict[str, str], name: str, queue: str, log: Path, *, module: str = "celery"
+) -> subprocess.Popen:
     """A real worker process, as production runs it: one process, one model, jobs in threads.
-    Returns once it answers a ping."""
-    from portal.celery import app
-
+    Returns once it answers a ping. `module`: what runs Celery's command line (a test's own
+    wrapper may patch the code first)."""
     command = [
-        sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool=threads",
+        sys.executable, "-m", module, "-A", "portal", "worker", "--pool=threads",
         f"--concurrency={settings.WORKER_SLOTS}",
         "--loglevel=INFO", "--without-gossip", "--without-mingle", "-n", name,
     ]  # fmt: skip
     process = _start(command, {**env, "CELERY_QUEUE": queue}, log)
     deadline = time.monotonic() + WORKER_START_TIMEOUT_S
-    while not app.control.ping(destination=[name], timeout=1):
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"Celery worker did not start:\n{log.read_text()[-3000:]}")
+    # Asked through its own broker, which may be a test's private one; not the current app, so
+    # that the shared tasks the tests send still go through the portal's.
+    broker_url = env.get("CELERY_BROKER_URL") or env.get("REDIS_URL") or settings.REDIS_URL
+    pinger = Celery(broker=broker_url, set_as_current=False)
+    try:
+        while not pinger.control.ping(destination=[name], timeout=1):
+            if process.poll() is not None or time.monotonic() > deadline:
+                _stop(process)
+                raise RuntimeError(f"Celery worker did not start:\n{log.read_text()[-3000:]}")
+    finally:
+        pinger.close()
     return process
 
 

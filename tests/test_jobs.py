@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from tests.factories import JobFactory
-from transcription import runner, services
+from transcription import broker, runner, services
 from transcription.models import Job, JobLost, JobStatus, Segment
 
 pytestmark = pytest.mark.django_db
@@ -83,17 +83,17 @@ def test_progress_is_written_at_most_once_a_second_per_stage(settings):
 
 
 def test_a_restarted_worker_requeues_the_jobs_it_left_running(
-    django_capture_on_commit_callbacks,
+    django_capture_on_commit_callbacks, job_queue
 ):
     orphan, elsewhere = JobFactory(), JobFactory()
     orphan.claim(worker="gpu1@host")
     elsewhere.claim(worker="gpu2@host")
 
-    with django_capture_on_commit_callbacks() as enqueued:
+    with django_capture_on_commit_callbacks(execute=True):
         requeued = services.jobs_requeue_orphaned(worker="gpu1@host")
 
     assert requeued == [orphan]
-    assert len(enqueued) == 1
+    assert broker.jobs_with_messages() == {orphan.pk}
     orphan.refresh_from_db()
     assert (orphan.status, orphan.attempts, orphan.worker) == (JobStatus.QUEUED, 1, "")
     assert orphan.claim(worker="gpu1@host")
@@ -159,3 +159,13 @@ def test_releasing_a_job_that_moved_on_changes_nothing(settings):
     assert (slow.status, slow.worker) == (JobStatus.RUNNING, "fast")
     assert fast.release()
     assert (fast.status, fast.worker, fast.attempts) == (JobStatus.QUEUED, "", 2)
+
+
+def test_an_unexpected_error_fails_the_job_with_its_reason():
+    job = JobFactory(recording__file="")  # its stored audio is gone
+
+    runner.run_job(job.pk, worker="w")
+
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED
+    assert job.error.startswith("Unexpected error while transcribing: ")

@@ -1,12 +1,14 @@
 """Runs one job on this worker: claim it, hand the audio to gpu_engine, store what comes back."""
 
 import logging
+import threading
 import time
 from pathlib import Path
 
-from celery.exceptions import SoftTimeLimitExceeded
+from celery.exceptions import Reject, SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.files import File
+from django.db import InterfaceError, OperationalError, close_old_connections
 
 from gpu_engine.types import EngineConfig, EngineError, JobCancelled, JobOptions
 from transcription import progress, services, storage
@@ -31,6 +33,26 @@ def engine_config() -> EngineConfig:
 
 class JobTimedOut(EngineError):
     pass
+
+
+class WorkerStopping(Exception):
+    """This worker is shutting down: its running jobs go back to the queue at their next
+    segment, for another worker (or this one, restarted), rather than hold up the shutdown."""
+
+
+# The database went away (restarted, unreachable): nothing the job did wrong, so it goes back to
+# the queue rather than fail.
+DATABASE_DOWN = (OperationalError, InterfaceError)
+DATABASE_RETRY_MAX_S = 30.0
+_stopping = threading.Event()
+
+
+def stop_jobs() -> None:
+    """Called when this worker starts shutting down (SIGTERM, SIGINT). Celery's threads pool
+    would wait for every running task to end (its executor's shutdown waits), which for a long
+    job outlasts any stop timeout (docker's 10 s, systemd's 90 s) and ends in SIGKILL; instead
+    each job goes back to the queue at its next segment, and the worker exits at once."""
+    _stopping.set()
 
 
 def job_time_limit(job: Job) -> float:
@@ -62,6 +84,8 @@ class JobReporter:
         progress.publish(self.job)
 
     def should_cancel(self) -> bool:
+        if _stopping.is_set():
+            raise WorkerStopping(f"Job {self.job.pk}: its worker is shutting down")
         now = time.monotonic()
         if self.deadline is not None and now > self.deadline:
             minutes = job_time_limit(self.job) / 60
@@ -79,9 +103,27 @@ def run_job(job_id: int, *, worker: str) -> None:
     if job is None:
         logger.info("Job %s no longer exists; nothing to do", job_id)
         return
+    if _stopping.is_set():
+        # A message that reached this worker as it began to stop: back to the queue, for
+        # another worker or this one restarted (a stopping worker still consumes for a moment).
+        raise Reject(f"Job {job_id}: this worker is shutting down", requeue=True)
     if not job.claim(worker=worker):
         logger.info("Job %s is %s or held by a live worker; skipping", job_id, job.status)
         return
+    try:
+        _run_claimed(job)
+    except JobLost as lost:
+        logger.warning("%s; this attempt stops without writing to it", lost)
+    except WorkerStopping:
+        _hand_back(job, why="its worker is shutting down")
+    except DATABASE_DOWN:
+        logger.warning("Job %s lost the database", job.pk, exc_info=True)
+        _hand_back(job, why="its worker lost the database")
+
+
+def _run_claimed(job: Job) -> None:
+    """Ends the job succeeded, failed (with its reason) or cancelled; only losing the job, the
+    database or the worker itself escapes, for run_job to deal with."""
     try:
         if job.attempts > settings.JOB_MAX_ATTEMPTS:
             job.mark_failed(
@@ -91,10 +133,31 @@ def run_job(job_id: int, *, worker: str) -> None:
         else:
             progress.publish(job)
             _transcribe(job)
-    except JobLost as lost:
-        logger.warning("%s; this attempt stops without writing to it", lost)
-        return
+    except (JobLost, WorkerStopping, *DATABASE_DOWN):
+        raise
+    except Exception as error:
+        logger.exception("Job %s failed unexpectedly", job.pk)
+        job.mark_failed(reason=f"Unexpected error while transcribing: {error}")
+    logger.info("Job %s %s on attempt %s", job.pk, job.status, job.attempts)
     progress.publish(job)
+
+
+def _hand_back(job: Job, *, why: str) -> None:
+    """Requeue the job this worker holds but cannot finish, waiting for the database if it is
+    down: left running under a live worker, the janitor (which spares workers that answer a
+    ping) would never requeue it. A worker that stops meanwhile leaves it to its restart
+    (jobs_requeue_orphaned) or, if it never comes back, to the janitor."""
+    wait_s = 1.0
+    while True:
+        close_old_connections()  # a connection that failed is replaced by a fresh one
+        try:
+            services.job_requeue(job=job, why=why)
+            return
+        except DATABASE_DOWN:
+            logger.warning("Job %s: the database is still down; retrying in %.0f s", job.pk, wait_s)
+        if _stopping.wait(wait_s):
+            return
+        wait_s = min(wait_s * 2, DATABASE_RETRY_MAX_S)
 
 
 def _transcribe(job: Job) -> None:
@@ -131,11 +194,6 @@ def _transcribe(job: Job) -> None:
         job.mark_failed(reason=str(error))
     except SoftTimeLimitExceeded:
         job.mark_failed(reason="The job took longer than the time limit and was stopped.")
-    except JobLost:
-        raise  # the run that took the job over answers for it now
-    except Exception as error:
-        logger.exception("Job %s failed unexpectedly", job.pk)
-        job.mark_failed(reason=f"Unexpected error while transcribing: {error}")
 
 
 def _ensure_playback_copy(recording: Recording, original: Path, make_playback_copy) -> None:

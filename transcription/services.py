@@ -16,7 +16,7 @@ from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 
 from portal.celery import app as celery_app
-from transcription import progress
+from transcription import broker, progress
 from transcription.hotwords import hotwords_for_job
 from transcription.models import Job, JobStatus, Recording, Segment
 from transcription.probe import RejectedUpload, probe_audio
@@ -109,9 +109,8 @@ def _recording_create(
 
 
 def _enqueue_on_commit(job: Job) -> None:
-    from transcription.tasks import transcribe_job
-
-    transaction.on_commit(lambda: transcribe_job.delay(job.pk))
+    # Never raises: a broker that is down leaves the job queued with its file, for the janitor.
+    transaction.on_commit(lambda: broker.enqueue(job))
 
 
 def recording_rename(*, recording: Recording, name: str) -> Recording:
@@ -150,7 +149,7 @@ def job_retry(*, job: Job) -> Job:
     with transaction.atomic():
         job.reset_for_retry()
         _enqueue_on_commit(job)
-    progress.publish(job)
+        progress.publish(job)
     return job
 
 
@@ -184,17 +183,40 @@ def answering_workers(names: Iterable[str]) -> set[str]:
     return {name for reply in replies for name in reply}
 
 
-def _requeue(jobs: Iterable[Job], *, why: str) -> list[Job]:
-    requeued = []
-    for job in jobs:
-        with transaction.atomic():
-            if not job.release():
-                continue  # it finished or was claimed again meanwhile
-            _enqueue_on_commit(job)
-        logger.warning("Requeued job %s: %s", job.pk, why)
+def jobs_enqueue_unsent() -> list[Job]:
+    """Send again the queued jobs that the broker holds no message for: their enqueue failed
+    (the broker was down at upload, retry or requeue), or the broker lost it (Redis restarted
+    without its data). Their rows and files are whole; only the message is missing.
+
+    Why read the broker rather than keep a column saying when it took the message: only the
+    broker knows what it still holds (a column says nothing of a Redis that lost its data), and
+    a long legitimate backlog has its messages there, so it gets no new ones. A job committed a
+    moment ago, whose message is on its way, may be sent twice: its claim is atomic, so the
+    second message finds it taken and ends."""
+    sent = broker.jobs_with_messages()
+    queued = Job.objects.filter(status=JobStatus.QUEUED, cancel_requested=False)
+    unsent_ids = set(queued.values_list("pk", flat=True)) - sent
+    unsent = list(queued.filter(pk__in=unsent_ids).order_by("created_at", "id"))
+    for job in unsent:
+        logger.warning("Job %s was queued without a message in the broker; sending it", job.pk)
+        broker.enqueue(job)
+    return unsent
+
+
+def job_requeue(*, job: Job, why: str) -> bool:
+    """Back to the queue, its task sent again; False when it had finished or been claimed again
+    meanwhile (the release is fenced by the claim this instance holds)."""
+    with transaction.atomic():
+        if not job.release():
+            return False
+        _enqueue_on_commit(job)
         progress.publish(job)
-        requeued.append(job)
-    return requeued
+    logger.warning("Requeued job %s: %s", job.pk, why)
+    return True
+
+
+def _requeue(jobs: Iterable[Job], *, why: str) -> list[Job]:
+    return [job for job in jobs if job_requeue(job=job, why=why)]
 
 
 @transaction.atomic

@@ -1,17 +1,27 @@
 from celery import shared_task
-from celery.signals import worker_ready
+from celery.signals import worker_ready, worker_shutting_down
 
-from transcription import runner, services, uploads
+from transcription import broker, runner, services, uploads
 
 
-@shared_task(bind=True, name="transcription.transcribe_job")
+# A database that is down before the job is claimed: the task is tried again later; should that
+# fail too, the job is still queued, and the janitor sends it again.
+@shared_task(
+    bind=True,
+    name=broker.TRANSCRIBE_TASK,
+    autoretry_for=runner.DATABASE_DOWN,
+    retry_backoff=True,
+)
 def transcribe_job(self, job_id: int) -> None:
     runner.run_job(job_id, worker=self.request.hostname or "worker")
 
 
 @shared_task(name="transcription.requeue_stalled_jobs")
 def requeue_stalled_jobs() -> None:
+    """The janitor, sent by beat: jobs whose worker died for good, and jobs whose message the
+    broker never got or lost."""
     services.jobs_requeue_stalled()
+    services.jobs_enqueue_unsent()
 
 
 @shared_task(name="transcription.expire_uploads")
@@ -22,3 +32,8 @@ def expire_uploads() -> None:
 @worker_ready.connect
 def requeue_orphaned_jobs(sender, **kwargs) -> None:
     services.jobs_requeue_orphaned(worker=sender.hostname)
+
+
+@worker_shutting_down.connect
+def stop_running_jobs(sender, **kwargs) -> None:
+    runner.stop_jobs()

@@ -2,10 +2,10 @@ from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.exceptions import Throttled, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 
 from accounts.lockout import LOCKOUT_MESSAGE, cooloff_seconds
 from accounts.services import token_obtain
+from accounts.throttling import ScopedRateThrottle
 
 
 class TokenView(ObtainAuthToken):
