@@ -38,7 +38,6 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import psutil
 import requests
 import websockets
 
@@ -212,35 +211,6 @@ def hold_websockets(
     return figures
 
 
-class PeakRss:
-    """Peak resident memory of a process and its children, sampled every 50 ms."""
-
-    def __init__(self, pid: int) -> None:
-        self.process = psutil.Process(pid)
-        self.start_mib = self.peak_mib = self.sample()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def sample(self) -> float:
-        total = 0
-        for process in [self.process, *self.process.children(recursive=True)]:
-            try:
-                total += process.memory_info().rss
-            except psutil.NoSuchProcess:
-                continue
-        return total / 2**20
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.05):
-            self.peak_mib = max(self.peak_mib, self.sample())
-
-    def stop(self) -> float:
-        self._stop.set()
-        self._thread.join()
-        return self.peak_mib
-
-
 def cpu_name() -> str:
     for line in Path("/proc/cpuinfo").read_text().splitlines():
         if line.startswith("model name"):
@@ -265,6 +235,7 @@ def run(args: argparse.Namespace) -> dict:
     from tests.audio_files import speech
     from tests.conftest import TINY_MODEL, running_web, start_worker
     from tests.nginx import log_in, running_nginx
+    from tests.process_memory import RssWatch
     from tests.tiny_models import build_tiny_paraformer
 
     call_command("migrate", verbosity=0)
@@ -307,7 +278,7 @@ def run(args: argparse.Namespace) -> dict:
         # One job first, untimed: the worker loads its model on its first job.
         warm_up = Figures()
         wait_for_job(base, sessions[0], upload_clip(base, sessions[0], clips[0], warm_up), warm_up)
-        rss = PeakRss(web_pid)
+        rss = RssWatch(web_pid)
         stop_sockets = threading.Event()
         sockets: list[SocketFigures] = []
         socket_thread = threading.Thread(
@@ -332,7 +303,7 @@ def run(args: argparse.Namespace) -> dict:
         wall_s = time.monotonic() - started
         stop_sockets.set()
         socket_thread.join()
-        peak_rss = rss.stop()
+        rss.stop()
     all_latencies = [s for values in figures.latencies.values() for s in values]
     return {
         "cpu": cpu_name(),
@@ -360,7 +331,7 @@ def run(args: argparse.Namespace) -> dict:
             "p50": round(percentile(figures.job_start_s, 50), 2),
             "p95": round(percentile(figures.job_start_s, 95), 2),
         },
-        "web_rss_mib": {"start": round(rss.start_mib), "peak": round(peak_rss)},
+        "web_rss_mib": {"start": round(rss.baseline / 2**20), "peak": round(rss.peak / 2**20)},
         "websocket": vars(sockets[0]) if sockets else None,
         "errors": len(figures.errors),
         "first_errors": figures.errors[:10],

@@ -7,18 +7,17 @@ import json
 import select
 import socket
 import struct
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import psutil
 import pytest
 from rest_framework.authtoken.models import Token
 
 from tests.audio_files import speech
 from tests.conftest import BROKEN_MODEL, running_web
 from tests.factories import UserFactory
+from tests.process_memory import RssWatch
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -26,34 +25,6 @@ MB = 1024 * 1024
 GIB = 1024 * MB
 RSS_BUDGET = 300 * MB
 CLIP = speech("en_librispeech_1995-1837-0001.wav")
-
-
-class RssWatch:
-    """Samples a process's resident memory, its children's included, every 20 ms."""
-
-    def __init__(self, pid: int) -> None:
-        self.process = psutil.Process(pid)
-        self.baseline = self.peak = self.rss()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-
-    def rss(self) -> int:
-        tree = [self.process, *self.process.children(recursive=True)]
-        return sum(p.memory_info().rss for p in tree)
-
-    def _sample(self) -> None:
-        while not self._stop.wait(0.02):
-            self.peak = max(self.peak, self.rss())
-
-    @property
-    def growth(self) -> int:
-        return self.peak - self.baseline
-
-    def stop(self) -> int:
-        self._stop.set()
-        self._thread.join()
-        return self.growth
 
 
 @pytest.fixture
