@@ -2,6 +2,7 @@
 upload."""
 
 import os
+import struct
 from pathlib import Path
 
 import av
@@ -59,4 +60,24 @@ def write_audio(
         for frame in [*resampler.resample(source), *resampler.resample(None)]:
             out.mux(stream.encode(frame))
         out.mux(stream.encode(None))
+    return path
+
+
+def long_wav(path: Path, size_bytes: int, clip: Path) -> Path:
+    """A WAV of `size_bytes` in all (48 kHz stereo 16-bit), its samples `clip`'s PCM repeated,
+    written a block at a time: big uploads without holding them in memory."""
+    data_bytes = size_bytes - 44
+    header = b"RIFF" + struct.pack("<I", 36 + data_bytes) + b"WAVE"
+    header += b"fmt " + struct.pack("<IHHIIHH", 16, 1, 2, 48000, 48000 * 4, 4, 16)
+    header += b"data" + struct.pack("<I", data_bytes)
+    pcm = clip.read_bytes()[44:]
+    pcm = pcm[: len(pcm) // 4 * 4]
+    block_bytes = 16 * 1024 * 1024
+    block = (pcm * (block_bytes // len(pcm) + 1))[:block_bytes]
+    with path.open("wb") as out:
+        out.write(header)
+        left = data_bytes
+        while left:
+            out.write(block[: min(left, len(block))])
+            left -= min(left, len(block))
     return path

@@ -16,7 +16,7 @@ from django.conf import settings
 from rest_framework.authtoken.models import Token
 from websockets.sync.client import connect
 
-from tests.audio_files import speech
+from tests.audio_files import long_wav, speech
 from tests.conftest import REPO, TINY_MODEL, serve_portal
 from tests.factories import UserFactory
 from tests.nginx import DEPLOY, Nginx, log_in, running_nginx, self_signed_certificate
@@ -44,13 +44,23 @@ def front(accel_portal, tmp_path_factory) -> Iterator[Nginx]:
 
 
 def upload(session: requests.Session, base_url: str, path: Path, **fields: str) -> dict:
-    """One file uploaded through Nginx as the upload page sends it (multipart); its job."""
-    with path.open("rb") as handle:
-        answer = session.post(
-            f"{base_url}/api/recordings/", files={"files": (path.name, handle)}, data=fields
-        )
-    assert answer.status_code == 201, answer.text
-    [job] = answer.json()["jobs"]
+    """One file uploaded through Nginx as the upload page sends it: announced, sent in chunks
+    (each one request under the body cap), then finished; its job."""
+    size = path.stat().st_size
+    announced = session.post(f"{base_url}/api/uploads/", json={"name": path.name, "size": size})
+    assert announced.status_code == 201, announced.text
+    upload_id, chunk_bytes = announced.json()["id"], announced.json()["chunk_bytes"]
+    with path.open("rb") as source:
+        for offset in range(0, size, chunk_bytes):
+            sent = session.patch(
+                f"{base_url}/api/uploads/{upload_id}/",
+                data=source.read(chunk_bytes),
+                headers={"Upload-Offset": str(offset), "Content-Type": "application/octet-stream"},
+            )
+            assert sent.status_code == 200, sent.text
+    finished = session.post(f"{base_url}/api/recordings/", json={"uploads": [upload_id], **fields})
+    assert finished.status_code == 201, finished.text
+    [job] = finished.json()["jobs"]
     return job
 
 
@@ -81,11 +91,12 @@ def a_static_file() -> Path:
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_a_user_works_through_nginx_on_any_port(front, celery_worker):
+def test_a_user_works_through_nginx_on_any_port(front, celery_worker, tmp_path):
     alice, bob = UserFactory(username="nina"), UserFactory(username="oscar")
     session = log_in(front.url, alice.username)
     url, headers = websocket_url(session, front.url)
-    clip = speech("en_two_cities_44s.wav")  # 4 MB: past Nginx's 1 MB body buffer
+    # 200 MB (17 minutes of 48 kHz stereo): chunks past Nginx's 1 MB body buffer.
+    clip = long_wav(tmp_path / "meeting.wav", 200 * 1024 * 1024, speech("en_two_cities_44s.wav"))
 
     with connect(url, additional_headers=headers, origin=front.url) as socket:
         job = upload(session, front.url, clip, model=TINY_MODEL)

@@ -6,7 +6,6 @@ import http.client
 import json
 import select
 import socket
-import struct
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +13,7 @@ from pathlib import Path
 import pytest
 from rest_framework.authtoken.models import Token
 
-from tests.audio_files import speech
+from tests.audio_files import long_wav, speech
 from tests.conftest import BROKEN_MODEL, running_web
 from tests.factories import UserFactory
 from tests.process_memory import RssWatch
@@ -36,25 +35,6 @@ def web(process_env, tmp_path) -> Iterator[tuple[str, int, Path]]:
     }
     with running_web(env, tmp_path / "web.log") as (url, pid):
         yield url, pid, tmp_path
-
-
-def two_gib_wav(path: Path) -> Path:
-    """A 2 GiB WAV (48 kHz stereo 16-bit, 3.1 hours: under the 6-hour limit) whose samples are
-    the shared clip's, repeated."""
-    data_bytes = 2 * GIB - 44
-    header = b"RIFF" + struct.pack("<I", 36 + data_bytes) + b"WAVE"
-    header += b"fmt " + struct.pack("<IHHIIHH", 16, 1, 2, 48000, 48000 * 4, 4, 16)
-    header += b"data" + struct.pack("<I", data_bytes)
-    pcm = CLIP.read_bytes()[44:]
-    pcm = pcm[: len(pcm) // 4 * 4]
-    block = (pcm * (16 * MB // len(pcm) + 1))[: 16 * MB]
-    with path.open("wb") as out:
-        out.write(header)
-        left = data_bytes
-        while left:
-            out.write(block[: min(left, len(block))])
-            left -= min(left, len(block))
-    return path
 
 
 class Api:
@@ -90,7 +70,8 @@ def drop_mid_chunk(url: str, token: str, upload_id: str, offset: int, data: byte
 
 def test_a_2_gib_upload_in_chunks_keeps_the_web_process_small(web, tmp_path, capsys):
     url, pid, root = web
-    source = two_gib_wav(tmp_path / "long.wav")
+    # 48 kHz stereo 16-bit, 3.1 hours: under the 6-hour limit.
+    source = long_wav(tmp_path / "long.wav", 2 * GIB, CLIP)
     user = UserFactory(username="memory")
     token = Token.objects.create(user=user).key
     api = Api(url, token)
