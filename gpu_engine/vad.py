@@ -25,6 +25,8 @@ Span = tuple[float, float]
 # the model's 60 s chunk boundaries instead (7 segments on long_pauses_70s.wav, the first 60 s
 # long). A fixed 800 ms gives one segment per spoken stretch there (12 segments).
 VAD_OPTIONS: dict[str, int] = {"max_end_silence_time": 800}
+# FSMN-VAD's analysis frame (25 ms at 16 kHz): on less audio than one frame it divides by zero.
+FRAME_SAMPLES = 400
 
 
 class _ThreadModels(threading.local):
@@ -63,8 +65,8 @@ def detect_speech(audio: np.ndarray, *, threads: int = 0, processes: int = 0) ->
 
     FSMN-VAD runs on the CPU: it is a small sequential model that a GPU would not speed up.
     """
-    if len(audio) == 0:
-        return []
+    if len(audio) < FRAME_SAMPLES:
+        return []  # too short to hold speech
     if processes > 0:
         return _detect_in_processes(audio, processes)
     return _detect(audio, cpu_threads(threads))

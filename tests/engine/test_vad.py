@@ -145,6 +145,12 @@ def test_fsmn_vad_finds_nothing_in_silence() -> None:
     assert detect_speech(np.zeros(0, dtype=np.float32)) == []
 
 
+@pytest.mark.parametrize("samples", [1, 10, 399])
+def test_audio_shorter_than_one_detector_frame_has_no_speech(samples: int) -> None:
+    # FSMN-VAD divided by zero on less than its 25 ms frame (400 samples).
+    assert detect_speech(np.full(samples, 0.01, dtype=np.float32)) == []
+
+
 def test_jobs_detecting_speech_at_once_get_what_each_gets_alone() -> None:
     files = ["long_pauses_70s.wav", "en_two_cities_44s.wav", "zh_funasr_asr_example.wav"]
     audio = [decode_audio(speech(name), max_seconds=600) for name in files]
