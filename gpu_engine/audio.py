@@ -6,23 +6,20 @@ gigabytes costs only the child.
 """
 
 import logging
-import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
 
 import av
 import numpy as np
 
 from gpu_engine.child import ChildFailed, run_in_child
 from gpu_engine.files import replacing
+from gpu_engine.packets import SAMPLE_RATE, decoded_frames, mono_resampler, open_nameless
 from gpu_engine.types import AudioDecodeError, AudioTooLongError
 
 logger = logging.getLogger(__name__)
-
-SAMPLE_RATE = 16000
 
 # Container family (FFmpeg's demuxer name) -> codecs (FFmpeg's format names, not decoder names)
 # that every current browser's <audio> plays. The matroska demuxer also reads WebM, the mov one
@@ -106,30 +103,6 @@ def _decoded_chunks(path: Path | str) -> Iterator[np.ndarray]:
         except av.FFmpegError as error:
             logger.warning("%s is damaged part-way (%s); using the audio before it", path, error)
         yield from _samples(resampler.resample(None))
-
-
-def mono_resampler() -> "av.AudioResampler":
-    return av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
-
-
-def decoded_frames(packet: "av.Packet") -> list["av.AudioFrame"]:
-    """The packet's frames; none when it does not decode (a damaged packet is skipped, here and
-    in the upload probe alike, so that what the probe accepts this decoder reads)."""
-    try:
-        return packet.decode()
-    except MemoryError:
-        raise
-    except av.FFmpegError as error:
-        logger.info("Skipped a packet that does not decode: %s", error)
-        return []
-
-
-def open_nameless(path: Path | str) -> BinaryIO:
-    """`path` opened for FFmpeg to judge by its content alone: the file object's name is its
-    descriptor, as FFmpeg takes a name's extension as a hint (a FLAC with a damaged magic opens
-    as FLAC when named .flac). The upload probe's temporary file keeps the client's extension
-    and the stored original has none; read this way, both are judged the same."""
-    return open(os.open(path, os.O_RDONLY), "rb")
 
 
 @contextmanager

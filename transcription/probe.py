@@ -12,8 +12,8 @@ from pathlib import Path
 
 import av
 
-from gpu_engine.audio import SAMPLE_RATE, decoded_frames, mono_resampler, open_nameless
 from gpu_engine.child import ChildFailed, run_in_child
+from gpu_engine.packets import SAMPLE_RATE, decoded_frames, mono_resampler, open_nameless
 
 logger = logging.getLogger(__name__)
 
