@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from gpu_engine.device import cpu_threads
+from gpu_engine.packets import SAMPLE_RATE
 from gpu_engine.types import EngineError, ModelUnavailableError
 
 Span = tuple[float, float]
@@ -25,6 +26,16 @@ Span = tuple[float, float]
 # the model's 60 s chunk boundaries instead (7 segments on long_pauses_70s.wav, the first 60 s
 # long). A fixed 800 ms gives one segment per spoken stretch there (12 segments).
 VAD_OPTIONS: dict[str, int] = {"max_end_silence_time": 800}
+# FSMN-VAD's analysis frame (25 ms at 16 kHz): on less audio than one frame it divides by zero.
+FRAME_SAMPLES = 400
+# FSMN-VAD computes its features for all the audio it is given at once: on 2 h that took 570 MB
+# (285 MB an hour, more than the samples themselves) and 64 s; in 10-minute windows, 175 MB
+# whatever the length. Speech cut by a window's edge is joined again (the detector needs up to
+# 0.2 s after a window starts to say that speech goes on).
+WINDOW_S = 600.0
+EDGE_TOLERANCE_S = 0.3
+# FSMN-VAD's own longest span (its max_single_segment_time): a join never makes a longer one.
+MAX_SPAN_S = 60.0
 
 
 class _ThreadModels(threading.local):
@@ -63,16 +74,36 @@ def detect_speech(audio: np.ndarray, *, threads: int = 0, processes: int = 0) ->
 
     FSMN-VAD runs on the CPU: it is a small sequential model that a GPU would not speed up.
     """
-    if len(audio) == 0:
-        return []
+    if len(audio) < FRAME_SAMPLES:
+        return []  # too short to hold speech
     if processes > 0:
         return _detect_in_processes(audio, processes)
     return _detect(audio, cpu_threads(threads))
 
 
 def _detect(audio: np.ndarray, threads: int) -> list[Span]:
-    result = _vad_model(threads).generate(input=audio, **VAD_OPTIONS)
-    return [(start / 1000, end / 1000) for start, end in result[0]["value"]]
+    model, window = _vad_model(threads), int(WINDOW_S * SAMPLE_RATE)
+    spans: list[Span] = []
+    for first in range(0, len(audio), window):
+        piece = np.array(audio[first : first + window])  # a copy: `audio` may be a memory map
+        if len(piece) < FRAME_SAMPLES:
+            break
+        edge = first / SAMPLE_RATE
+        result = model.generate(input=piece, **VAD_OPTIONS)
+        found = [(edge + start / 1000, edge + end / 1000) for start, end in result[0]["value"]]
+        if spans and found and _cut_at(edge, spans[-1], found[0]):
+            spans[-1] = (spans[-1][0], found.pop(0)[1])
+        spans += found
+    return spans
+
+
+def _cut_at(edge: float, before: Span, after: Span) -> bool:
+    """Whether `before` and `after` are one stretch of speech that a window's edge cut."""
+    return (
+        edge - before[1] <= EDGE_TOLERANCE_S
+        and after[0] - edge <= EDGE_TOLERANCE_S
+        and after[1] - before[0] <= MAX_SPAN_S
+    )
 
 
 _pools: dict[int, ProcessPoolExecutor] = {}
@@ -100,8 +131,9 @@ def _detect_in_processes(audio: np.ndarray, processes: int) -> list[Span]:
 
 
 def _detect_saved(path: str) -> list[Span]:
-    """In a detector process (one CPU thread): the speech in audio saved by np.save."""
-    return _detect(np.load(path), 1)
+    """In a detector process (one CPU thread): the speech in audio saved by np.save, mapped
+    rather than read whole (each window is copied in turn)."""
+    return _detect(np.load(path, mmap_mode="r"), 1)
 
 
 def _pool(processes: int) -> ProcessPoolExecutor:

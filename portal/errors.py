@@ -1,5 +1,6 @@
-"""The answer to an exception no view handled: 503 with a clear message when a service the
-portal needs (PostgreSQL, Redis) does not answer, else a plain 500; JSON on the API.
+"""Answers to errors. An exception no view handled: 503 with a clear message when a service the
+portal needs (PostgreSQL, Redis) does not answer, else a plain 500; JSON on the API. A request
+the API cannot read: JSON with a reason, never Django's HTML page.
 
 Django's handler500, not a middleware: an exception raised in a middleware (the session saved
 after the view, say) becomes a response inside the middleware chain, before any other
@@ -11,9 +12,20 @@ import sys
 
 import kombu.exceptions
 import redis.exceptions
+from django.conf import settings
+from django.core.exceptions import (
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.html import escape
+from rest_framework import status
+from rest_framework.exceptions import APIException, ParseError
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
 
 SERVICE_DOWN = (
     OperationalError,
@@ -44,3 +56,27 @@ def _answer(request: HttpRequest, status: int, title: str, message: str) -> Http
     # No template: rendering one with the request's context would ask the database for the user.
     page = f"<!doctype html><title>{title}</title><h1>{title}</h1><p>{escape(message)}</p>"
     return HttpResponse(page, status=status)
+
+
+class RequestTooLarge(APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request's form fields are too large."
+
+
+def api_exception_handler(error: Exception, context: dict) -> Response | None:
+    """DRF's handler, plus the errors Django raises while parsing a request body (too many
+    files or fields, a malformed multipart body): Django would answer them with an HTML 400."""
+    return exception_handler(_as_api_error(error), context)
+
+
+def _as_api_error(error: Exception) -> Exception:
+    if isinstance(error, TooManyFilesSent):
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FILES
+        return ParseError(f"Too many files in one request: send at most {limit} files at a time.")
+    if isinstance(error, TooManyFieldsSent):
+        return ParseError("Too many form fields in one request.")
+    if isinstance(error, RequestDataTooBig):
+        return RequestTooLarge()
+    if isinstance(error, SuspiciousOperation):
+        return ParseError(f"The request could not be read: {error}")
+    return error

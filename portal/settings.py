@@ -229,6 +229,8 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     # `?format=` names an export format on /api/jobs/{id}/export/, not a renderer.
     "URL_FORMAT_OVERRIDE": None,
+    # Request-parsing errors (too many files, a malformed body) answer JSON, not an HTML page.
+    "EXCEPTION_HANDLER": "portal.errors.api_exception_handler",
 }
 
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")

@@ -1,8 +1,10 @@
 """The jobs and recordings API: scoping, exports, cancel, retry, rename, delete, seeking audio."""
 
 import csv
+import html
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -152,6 +154,50 @@ def test_subtitle_text_cannot_break_cues(alice):
     assert [c.content for c in cues] == ["a -> b", "line break"]
 
 
+HOSTILE_TEXTS = [
+    "<script>alert(1)</script> hi",
+    "Tom & Jerry <b>bold</b> 1 < 2",
+    "{\\an8}top {y:i}italic",
+    "<u>x</u> --> y",
+    "<i></i>",
+]
+
+
+def test_vtt_cue_text_escapes_markup(alice, tmp_path):
+    job = SucceededJobFactory(recording__owner=alice, segments=HOSTILE_TEXTS)
+    content = export_content(job, "vtt")
+    vtt_file = tmp_path / "t.vtt"
+    vtt_file.write_text(content)
+
+    captions = webvtt.read(str(vtt_file))
+
+    assert "<" not in content and ">" not in content.replace(" --> ", "")
+    assert re.findall(r"&(?!amp;|lt;|gt;)", content) == []
+    assert [html.unescape(c.text) for c in captions] == [
+        "<script>alert(1)</script> hi",
+        "Tom & Jerry <b>bold</b> 1 < 2",
+        "{\\an8}top {y:i}italic",
+        "<u>x</u> -> y",
+        "<i></i>",
+    ]
+
+
+def test_srt_cue_text_carries_no_markup(alice):
+    job = SucceededJobFactory(recording__owner=alice, segments=HOSTILE_TEXTS)
+
+    cues = list(srt.parse(export_content(job, "srt")))
+
+    # SubRip has no escapes: tags and style overrides are left out, lone < and & kept, and a
+    # cue of nothing but markup dropped.
+    assert [c.content for c in cues] == [
+        "alert(1) hi",
+        "Tom & Jerry bold 1 < 2",
+        "top italic",
+        "x -> y",
+    ]
+    assert [c.index for c in cues] == [1, 2, 3, 4]
+
+
 def test_subtitle_cues_split_at_sentences_within_seven_seconds_and_42_characters(alice):
     long_english = (
         "It was the first great sorrow of his life. It was not so much the loss of the cotton "
@@ -231,10 +277,10 @@ def test_retry_of_an_active_job_is_refused(alice, alice_api):
 def test_rename_recording(alice_api, alice_job):
     url = f"/api/recordings/{alice_job.recording_id}/"
 
-    response = alice_api.patch(url, {"name": "Q3 / plans\u202e"}, format="json")
+    response = alice_api.patch(url, {"name": "Q3 / plans\\draft\u202e"}, format="json")
 
     assert response.status_code == 200
-    assert response.json()["name"] == "Q3 / plans"
+    assert response.json()["name"] == "Q3 - plans-draft"
 
 
 def test_delete_removes_the_stored_audio(alice_api, alice_job, isolated_media):

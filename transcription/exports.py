@@ -1,6 +1,7 @@
 """Transcript exports: TXT, CSV, SRT, VTT and JSON, built from a job's stored segments."""
 
 import csv
+import html
 import io
 import json
 import math
@@ -23,6 +24,9 @@ MAX_CUE_S = 7.0
 MAX_LINE_CHARS = 42
 SENTENCE_END = re.compile(r"(?<=[.!?。！？；;…])\s*")
 BREAK_AFTER = re.compile(r"(?<=[,，、:：\s])")
+# What SubRip readers act on as markup: HTML-like tags (<i>, <font color=...>) and the ASS
+# override or MicroDVD style blocks that FFmpeg, mpv and VLC honour ({\an8}, {y:i}).
+SUBRIP_MARKUP = re.compile(r"<[^<>]*>|\{(?:\\|[CcFfoPSsYy]:)[^{}]*\}")
 
 
 @dataclass(frozen=True)
@@ -63,14 +67,15 @@ def neutralise_formula(cell: str) -> str:
 
 
 def as_srt(job: Job, segments: Sequence[Segment]) -> str:
+    cues = [(cue, _subrip_text(cue.text)) for cue in subtitle_cues(segments)]
     subtitles = [
         srt.Subtitle(
             index=i,
             start=timedelta(seconds=cue.start),
             end=timedelta(seconds=cue.end),
-            content=cue.text,
+            content=text,
         )
-        for i, cue in enumerate(subtitle_cues(segments), start=1)
+        for i, (cue, text) in enumerate([(cue, text) for cue, text in cues if text], start=1)
     ]
     return srt.compose(subtitles, reindex=False)
 
@@ -78,8 +83,17 @@ def as_srt(job: Job, segments: Sequence[Segment]) -> str:
 def as_vtt(job: Job, segments: Sequence[Segment]) -> str:
     blocks = ["WEBVTT\n"]
     for cue in subtitle_cues(segments):
-        blocks.append(f"{_vtt_time(cue.start)} --> {_vtt_time(cue.end)}\n{cue.text}\n")
+        text = html.escape(cue.text, quote=False)  # WebVTT cue text: &, < and > as entities
+        blocks.append(f"{_vtt_time(cue.start)} --> {_vtt_time(cue.end)}\n{text}\n")
     return "\n".join(blocks)
+
+
+def _subrip_text(text: str) -> str:
+    """SubRip has no escapes (its readers show "&lt;" as typed), so markup a transcript holds is
+    left out rather than escaped: no player may act on it. A lone < or & is not markup and is
+    kept; a cue that held nothing but markup is dropped."""
+    lines = (SUBRIP_MARKUP.sub("", line).strip() for line in text.splitlines())
+    return "\n".join(line for line in lines if line)
 
 
 def subtitle_cues(segments: Sequence[Segment]) -> list[Cue]:

@@ -24,6 +24,7 @@ from transcription.probe import RejectedUpload, probe_audio
 logger = logging.getLogger(__name__)
 
 MAX_NAME_LENGTH = 200
+UNEXPECTED_UPLOAD_ERROR = "the file could not be stored (unexpected error); try again"
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,10 @@ class Rejection:
 
 
 def display_name(name: str) -> str:
-    """A name made safe to show: no control or bidi-override characters, bounded length."""
-    name = "".join(c for c in name if unicodedata.category(c) not in {"Cc", "Cf"}).strip()
+    """A name made safe to show and to save as: no control or bidi-override characters, no path
+    separators (a download named after it could land in another folder), bounded length."""
+    name = "".join(c for c in name if unicodedata.category(c) not in {"Cc", "Cf"})
+    name = name.replace("/", "-").replace("\\", "-").strip()
     return name[:MAX_NAME_LENGTH] or "recording"
 
 
@@ -63,6 +66,10 @@ def recordings_create(
             jobs.append(_recording_create(owner=owner, upload=upload, name=name, options=options))
         except RejectedUpload as rejection:
             rejected.append(Rejection(file=name, reason=str(rejection)))
+        except Exception:
+            # One file's failure is that file's answer; the others are still judged on their own.
+            logger.exception("Storing upload %r failed", name)
+            rejected.append(Rejection(file=name, reason=UNEXPECTED_UPLOAD_ERROR))
         finally:
             upload.close()
     return jobs, rejected
@@ -102,8 +109,12 @@ def _recording_create(
             )
             _enqueue_on_commit(job)
     except Exception:
-        # Nothing half-written stays behind: the stored copy goes with the failed rows.
-        recording.file.delete(save=False)
+        # Nothing half-written stays behind: the stored copy goes with the failed rows, and so
+        # does a copy cut short (the storage names it only once it is complete).
+        stored = recording.file.name or recording.file.field.generate_filename(
+            recording, "original"
+        )
+        recording.file.storage.delete(stored)
         raise
     return job
 

@@ -1,3 +1,5 @@
+import subprocess
+import sys
 from pathlib import Path
 
 import av
@@ -6,7 +8,7 @@ import pytest
 
 from gpu_engine.audio import SAMPLE_RATE, decode_audio, make_playback_copy
 from gpu_engine.types import AudioDecodeError, AudioTooLongError
-from tests.audio_files import speech, write_audio
+from tests.audio_files import convert, speech, write_audio
 
 CLIP = "en_librispeech_1995-1837-0001.wav"
 
@@ -134,6 +136,37 @@ def test_file_cut_part_way_decodes_up_to_the_cut(tmp_path: Path, clip: np.ndarra
 def test_audio_past_the_limit_is_rejected(clip: np.ndarray) -> None:
     with pytest.raises(AudioTooLongError, match="longer than the 2-second limit"):
         decode_audio(speech(CLIP), max_seconds=2)
+
+
+# Run in a fresh process: its resident memory's high-water mark (VmHWM, which unlike ru_maxrss
+# does not carry the parent's peak across exec) before and after decoding, in MB, and the size
+# of the samples it got.
+PEAK_OF_DECODING = """
+import sys
+from gpu_engine.audio import decode_audio
+def peak_mb():
+    status = dict(line.split(":", 1) for line in open("/proc/self/status"))
+    return int(status["VmHWM"].split()[0]) / 1024
+before = peak_mb()
+audio = decode_audio(sys.argv[1], max_seconds=3600)
+print(peak_mb() - before, audio.nbytes / 2**20)
+"""
+
+
+def test_decoding_a_long_file_holds_its_samples_once(tmp_path: Path) -> None:
+    long = convert(speech(CLIP), tmp_path / "long.flac", repeat=206)  # 30 min, 110 MB of samples
+
+    measured = subprocess.run(
+        [sys.executable, "-c", PEAK_OF_DECODING, str(long)],
+        capture_output=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+
+    grown_mb, samples_mb = map(float, measured.stdout.split())
+    assert samples_mb == pytest.approx(30 * 60 * SAMPLE_RATE * 4 / 2**20, rel=0.01)
+    # A list of decoded chunks and their concatenation took twice the samples.
+    assert grown_mb < samples_mb * 1.1 + 10
 
 
 def test_audio_within_the_limit_is_accepted() -> None:

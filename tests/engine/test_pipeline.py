@@ -304,6 +304,24 @@ def test_job_with_no_speech_has_no_segments(engine_config: EngineConfig, tmp_pat
     assert result.duration_s == pytest.approx(3.0)
 
 
+def test_job_on_audio_shorter_than_a_detector_frame_ends_empty(
+    engine_config: EngineConfig, tmp_path: Path
+) -> None:
+    blip = tmp_path / "blip.wav"
+    blip.write_bytes(speech("en_librispeech_1995-1837-0001.wav").read_bytes()[:64])  # 0.6 ms
+
+    result = transcribe_file(
+        blip,
+        JobOptions(model=TINY_PARAFORMER),
+        engine_config,
+        on_progress=ProgressLog(),
+        should_cancel=never,
+    )
+
+    assert result.segments == []
+    assert result.duration_s == pytest.approx(10 / SAMPLE_RATE)
+
+
 def test_unknown_model_fails_the_job_before_decoding(engine_config: EngineConfig) -> None:
     progress = ProgressLog()
 

@@ -145,6 +145,28 @@ def test_fsmn_vad_finds_nothing_in_silence() -> None:
     assert detect_speech(np.zeros(0, dtype=np.float32)) == []
 
 
+def test_speech_is_found_window_by_window_and_joined_at_the_edges(
+    long_pauses: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole = detect_speech(long_pauses)
+    monkeypatch.setattr(vad, "WINDOW_S", 20.0)  # edges at 20, 40 and 60 s (2 h: 10 min)
+
+    windowed = detect_speech(long_pauses)
+
+    assert all(windowed[i][1] < windowed[i + 1][0] for i in range(len(windowed) - 1))
+    # The speech found in one pass is found in windows too, give or take the edges' 0.3 s.
+    for start, end in whole:
+        covered = sum(max(0.0, min(end, e) - max(start, s)) for s, e in windowed)
+        assert covered >= end - start - 0.3
+    assert abs(len(windowed) - len(whole)) <= 3
+
+
+@pytest.mark.parametrize("samples", [1, 10, 399])
+def test_audio_shorter_than_one_detector_frame_has_no_speech(samples: int) -> None:
+    # FSMN-VAD divided by zero on less than its 25 ms frame (400 samples).
+    assert detect_speech(np.full(samples, 0.01, dtype=np.float32)) == []
+
+
 def test_jobs_detecting_speech_at_once_get_what_each_gets_alone() -> None:
     files = ["long_pauses_70s.wav", "en_two_cities_44s.wav", "zh_funasr_asr_example.wav"]
     audio = [decode_audio(speech(name), max_seconds=600) for name in files]
