@@ -142,27 +142,13 @@ def test_delete_removes_both_copies_through_the_storage(s3_storage):
 
 # --- A real worker that shares nothing with the web but PostgreSQL, Redis and a bucket ---------
 
-# A queue of its own, so only the worker under test sees this job (not the session's worker,
-# which reads the local disk).
-S3_QUEUE = "voxa-s3-tests"
 JOB_TIMEOUT_S = 300
-
-
-@pytest.fixture
-def jobs_to_s3_queue() -> Iterator[None]:
-    """Uploads in this process enqueue their jobs on S3_QUEUE."""
-    from portal.celery import app
-
-    default_queue = app.conf.task_default_queue
-    app.conf.task_default_queue = S3_QUEUE
-    yield
-    app.conf.task_default_queue = default_queue
 
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_on_another_host_transcribes_through_the_bucket_only(
-    process_env, s3_env, s3_storage, jobs_to_s3_queue, alice_api, tiny_model_enabled, settings,
+    process_env, s3_env, s3_storage, job_queue, alice_api, tiny_model_enabled, settings,
     tmp_path,
 ):  # fmt: skip
     # MP2 in Matroska: not playable in browsers, so the worker also stores a playback copy.
@@ -186,8 +172,10 @@ def test_a_worker_on_another_host_transcribes_through_the_bucket_only(
         "MEDIA_ROOT": str(worker_media),
         "FILE_UPLOAD_TEMP_DIR": str(worker_scratch),
     }
+    # On a job queue of the test's own: only this worker sees the job, not the session's worker,
+    # which reads the local disk.
     worker = start_worker(
-        worker_env, f"s3-{os.getpid()}@localhost", S3_QUEUE, tmp_path / "worker.log"
+        worker_env, f"s3-{os.getpid()}@localhost", job_queue, tmp_path / "worker.log"
     )
 
     started = time.monotonic()

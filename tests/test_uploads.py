@@ -5,7 +5,7 @@ import resource
 from pathlib import Path
 
 import pytest
-from django.core.files.base import File
+from django.core.files.storage import filesystem
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from tests import bad_audio
@@ -217,11 +217,12 @@ def test_unexpected_error_on_one_file_rejects_that_file_only(
 def test_a_copy_cut_short_by_a_storage_error_leaves_nothing_behind(
     alice_api, isolated_storage, monkeypatch
 ):
-    def chunks_then_disk_full(self, chunk_size=None):
-        yield self.read(1000)
+    def moved_in_part_then_disk_full(old_file_name, new_file_name, **kwargs):
+        # As a move across filesystems (a copy) stopped by a full disk.
+        Path(new_file_name).write_bytes(Path(old_file_name).read_bytes()[:1000])
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(File, "chunks", chunks_then_disk_full)
+    monkeypatch.setattr(filesystem, "file_move_safe", moved_in_part_then_disk_full)
 
     response = upload(alice_api, CLIP)
 

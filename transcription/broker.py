@@ -56,7 +56,10 @@ def jobs_with_messages() -> set[int]:
         snapshot.hvals(channel.unacked_key)
         *waiting, delivered = snapshot.execute()
     messages = [json.loads(message) for messages in waiting for message in messages]
-    messages += [json.loads(entry)[0] for entry in delivered]
+    # `unacked` holds the delivered messages of every queue in this Redis database.
+    for message, _exchange, routing_key in map(json.loads, delivered):
+        if routing_key == queue:
+            messages.append(message)
     return {
         int(match[1])
         for message in messages
