@@ -233,7 +233,7 @@ def run(args: argparse.Namespace) -> dict:
     from django.core.management import call_command
 
     from tests.audio_files import speech
-    from tests.conftest import TINY_MODEL, running_web, start_worker
+    from tests.conftest import TINY_MODEL, running_web, start_worker, stop_process
     from tests.nginx import log_in, running_nginx
     from tests.process_memory import RssWatch
     from tests.tiny_models import build_tiny_paraformer
@@ -260,8 +260,7 @@ def run(args: argparse.Namespace) -> dict:
     with ExitStack() as stack:
         worker = start_worker(env, "bench@localhost", settings.CELERY_TASK_DEFAULT_QUEUE,
                               logs / "worker.log")  # fmt: skip
-        stack.callback(worker.wait, 60)
-        stack.callback(worker.terminate)
+        stack.callback(stop_process, worker)
         web_url, web_pid = stack.enter_context(running_web(env, logs / "web.log"))
         nginx = stack.enter_context(
             running_nginx(

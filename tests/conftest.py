@@ -1,7 +1,9 @@
 """Shared fixtures: standing users, and the real processes (Celery worker, uvicorn) for
 end-to-end tests."""
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -118,18 +120,28 @@ def tiny_model_enabled(settings) -> str:
 
 
 def _start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    # A process group of its own: stop_process ends whatever it started too.
     return subprocess.Popen(
-        command, cwd=REPO, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT
+        command,
+        cwd=REPO,
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
 
 
-def _stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
+def stop_process(process: subprocess.Popen) -> None:
+    """Stop a process from _start, then whatever of its group is left: a web process's workers
+    (uvicorn's, which outlive a supervisor that is killed, and serve on), a worker's speech
+    detectors."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 def start_worker(
@@ -152,7 +164,7 @@ def start_worker(
     try:
         while not pinger.control.ping(destination=[name], timeout=1):
             if process.poll() is not None or time.monotonic() > deadline:
-                _stop(process)
+                stop_process(process)
                 raise RuntimeError(f"Celery worker did not start:\n{log.read_text()[-3000:]}")
     finally:
         pinger.close()
@@ -165,7 +177,7 @@ def celery_worker(process_env, tmp_path_factory) -> Iterator[str]:
     log = tmp_path_factory.mktemp("worker") / "worker.log"
     process = start_worker(process_env, name, settings.CELERY_TASK_DEFAULT_QUEUE, log)
     yield name
-    _stop(process)
+    stop_process(process)
     print(f"\n--- worker log tail ---\n{log.read_text()[-2000:]}")
 
 
@@ -182,7 +194,7 @@ def wait_for_job_end(job: Job, process: subprocess.Popen, timeout_s: float) -> N
     try:
         wait_until(lambda: not Job.objects.get(pk=job.pk).is_active, timeout_s)
     finally:
-        _stop(process)
+        stop_process(process)
     job.refresh_from_db()
 
 
@@ -218,7 +230,7 @@ def running_web(env: dict[str, str], log: Path) -> Iterator[tuple[str, int]]:
         wait_until_listening(port, process, log)
         yield f"http://127.0.0.1:{port}", process.pid
     finally:
-        _stop(process)
+        stop_process(process)
 
 
 @contextmanager

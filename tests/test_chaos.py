@@ -26,8 +26,8 @@ from tests.conftest import (
     REPO,
     TINY_MODEL,
     _start,
-    _stop,
     start_worker,
+    stop_process,
     wait_for_job_end,
     wait_until,
 )
@@ -173,9 +173,9 @@ def test_twenty_jobs_each_succeed_once_through_random_kills(
         try:
             wait_until(lambda: not active.exists(), timeout_s=180)
         finally:
-            _stop(worker)
+            stop_process(worker)
     finally:
-        _stop(beat)
+        stop_process(beat)
 
     assert all_problems(jobs, audit()) == []
     assert sum(job.attempts for job in jobs) > JOBS  # the kills did catch jobs mid-run
@@ -206,7 +206,7 @@ def test_the_checks_see_a_job_run_twice_when_the_claim_fence_is_removed(
         first.send_signal(signal.SIGCONT)
         for worker in (first, second):
             if worker is not None:
-                _stop(worker)
+                stop_process(worker)
 
     problems = all_problems([job], audit())
     assert any("not one success" in problem for problem in problems), problems
@@ -254,7 +254,7 @@ def test_a_job_completes_once_through_a_redis_restart_and_queued_work_is_sent_ag
             assert Job.objects.get(pk=waiting.pk).status == JobStatus.QUEUED  # its message lost
             wait_for_job_end(waiting, start_beat(env, queue, tmp_path), timeout_s=120)
         finally:
-            _stop(worker)
+            stop_process(worker)
 
     assert all_problems([running, waiting], audit()) == []
     assert running.attempts == 1
@@ -312,7 +312,7 @@ def test_a_job_completes_through_a_postgresql_restart(process_env, long_audio, j
                 120,
             )
         finally:
-            _stop(worker)
+            stop_process(worker)
         job = job_row(url, job_id)
 
     assert job["status"] == JobStatus.SUCCEEDED, job["error"]

@@ -7,6 +7,7 @@ the length accepted is the real one, whatever the header claims or omits.
 """
 
 import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,11 @@ MAX_CHANNELS = 64
 # Probing takes 0.1 s for a short file (the child starts and imports PyAV in 0.07 s) and 0.4-0.7 s
 # for 2 h of WAV, FLAC or MP3: demuxing reads hundreds of MB a second.
 PROBE_TIMEOUT_S = 60.0
+# Probes a web process runs at once; the others wait their turn. Each child may hold up to its
+# memory cap, and dozens of uploads finishing together started a child each (50 users: 18
+# children, the web's memory 256 MB -> 969 MB): the process's memory stays bounded this way, and
+# two keep both cores of a small host busy.
+_probing = threading.BoundedSemaphore(2)
 
 UNREADABLE = "not a readable audio or video file (unknown format or damaged)"
 
@@ -49,9 +55,10 @@ def probe_audio(path: Path, *, max_seconds: float) -> AudioInfo:
     if path.stat().st_size == 0:
         raise RejectedUpload("the file is empty")
     try:
-        return run_in_child(
-            _inspect_or_reject, path.resolve(), max_seconds, timeout_s=PROBE_TIMEOUT_S
-        )
+        with _probing:
+            return run_in_child(
+                _inspect_or_reject, path.resolve(), max_seconds, timeout_s=PROBE_TIMEOUT_S
+            )
     except ChildFailed as failure:
         logger.warning("Probing %s failed: %s", path.name, failure)
         raise RejectedUpload(
