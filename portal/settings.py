@@ -262,6 +262,9 @@ JOB_MAX_ATTEMPTS = env.int("JOB_MAX_ATTEMPTS", default=3)
 # A running job whose worker has not reported for this long may be taken over: by a redelivery
 # of its task, or by the janitor once its worker also fails to answer a ping.
 JOB_STALE_AFTER_S = env.int("JOB_STALE_AFTER_S", default=600)
+# A message a worker took this long ago for a job still queued is taken for lost (its worker
+# died before claiming the job): the janitor sends the job again.
+JOB_CLAIM_GRACE_S = env.float("JOB_CLAIM_GRACE_S", default=60)
 JOB_JANITOR_INTERVAL_S = env.float("JOB_JANITOR_INTERVAL_S", default=60)
 WORKER_PING_TIMEOUT_S = env.float("WORKER_PING_TIMEOUT_S", default=5)
 # Hard limit for one job: room for the longest audio allowed at a slow CPU pace.

@@ -136,7 +136,9 @@ def start_beat(env: dict[str, str], queue: str, folder: Path) -> subprocess.Pope
     """Celery beat sending the janitor every second."""
     command = [sys.executable, "-m", "celery", "-A", "portal", "beat", "--loglevel=INFO",
                "--schedule", str(folder / "schedule")]  # fmt: skip
-    env = {**env, "CELERY_QUEUE": queue, "JOB_JANITOR_INTERVAL_S": "1"}
+    # A worker killed after taking a message, before claiming its job, leaves that message in
+    # `unacked`: the janitor sends the job again 5 s on.
+    env = {**env, "CELERY_QUEUE": queue, "JOB_JANITOR_INTERVAL_S": "1", "JOB_CLAIM_GRACE_S": "5"}
     return _start(command, env, folder / "beat.log")
 
 

@@ -3,6 +3,7 @@ fails, strands or hides a job; an enqueue the broker refuses leaves the job queu
 for the janitor; the web answers 503 with a clear message, never a 500 traceback."""
 
 import json
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -83,6 +84,27 @@ def test_the_janitor_sends_again_only_the_queued_jobs_the_broker_holds_no_messag
         finally:
             channel.basic_ack(taken.delivery_tag)
     assert broker.jobs_with_messages() == {waiting.pk, unsent.pk}
+
+
+@pytest.mark.django_db
+def test_the_janitor_sends_again_a_job_whose_worker_died_between_taking_and_claiming_it(
+    job_queue, settings
+):
+    """SIGKILL between delivery and claim: kombu keeps the message in `unacked` until the
+    visibility timeout (hours), while the job waits queued for it."""
+    settings.JOB_CLAIM_GRACE_S = 0.5
+    taken_by_the_dead = JobFactory()
+    broker.enqueue(taken_by_the_dead)
+    with celery_app.connection_for_read() as connection:
+        channel = connection.default_channel
+        taken = channel.basic_get(job_queue, no_ack=False)
+        try:
+            assert services.jobs_enqueue_unsent() == []  # its worker may still claim it
+            time.sleep(1)
+            assert [job.pk for job in services.jobs_enqueue_unsent()] == [taken_by_the_dead.pk]
+        finally:
+            channel.basic_ack(taken.delivery_tag)
+    assert broker.jobs_with_messages() == {taken_by_the_dead.pk}
 
 
 def post(url: str, *, token: str, files: dict | None = None) -> tuple[int, str]:

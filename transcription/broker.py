@@ -1,9 +1,11 @@
 """The jobs' side of the Celery broker: sending a job's task, and reading which jobs the broker
-still holds a message for (for the janitor, which sends again the jobs whose message is lost)."""
+still holds a live message for (for the janitor, which sends again the jobs whose message is
+lost)."""
 
 import json
 import logging
 import re
+import time
 
 from django.conf import settings
 
@@ -43,21 +45,29 @@ def enqueue(job: Job) -> bool:
 
 
 def jobs_with_messages() -> set[int]:
-    """The jobs named by a message that waits in the job queue or was delivered to a worker and
-    not yet acknowledged. Read from kombu's Redis layout: a list per queue and priority, and
-    the `unacked` hash of delivered messages ([message, exchange, routing key] each)."""
+    """The jobs named by a message that waits in the job queue, or that was delivered to a
+    worker less than JOB_CLAIM_GRACE_S ago and not yet acknowledged. A live worker claims its job
+    within moments of delivery; a message delivered earlier whose job is still queued was taken
+    by a worker that died before claiming it (SIGKILL, out of memory), and kombu keeps it aside
+    until the visibility timeout, hours away. Read from kombu's Redis layout: a list per queue
+    and priority, the `unacked` hash of delivered messages ([message, exchange, routing key]
+    each, by delivery tag) and the `unacked_index` of their delivery times (the worker's clock:
+    the grace covers a small skew between hosts)."""
     queue = settings.CELERY_TASK_DEFAULT_QUEUE
+    delivered_since = time.time() - settings.JOB_CLAIM_GRACE_S
     with celery_app.connection_for_read() as connection:
         channel = connection.default_channel
         # One transaction: a message that moves from the queue to `unacked` meanwhile is seen.
         snapshot = channel.client.pipeline(transaction=True)
         for priority in channel.priority_steps:
             snapshot.lrange(channel._q_for_pri(queue, priority), 0, -1)
-        snapshot.hvals(channel.unacked_key)
-        *waiting, delivered = snapshot.execute()
+        snapshot.hgetall(channel.unacked_key)
+        snapshot.zrangebyscore(channel.unacked_index_key, delivered_since, "+inf")
+        *waiting, delivered, recent_tags = snapshot.execute()
     messages = [json.loads(message) for messages in waiting for message in messages]
     # `unacked` holds the delivered messages of every queue in this Redis database.
-    for message, _exchange, routing_key in map(json.loads, delivered):
+    for tag in set(recent_tags) & set(delivered):
+        message, _exchange, routing_key = json.loads(delivered[tag])
         if routing_key == queue:
             messages.append(message)
     return {
