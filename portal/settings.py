@@ -341,6 +341,8 @@ _vad_processes = env("VAD_PROCESSES", default="auto")
 VAD_PROCESSES = None if _vad_processes == "auto" else int(_vad_processes)
 # Jobs one worker runs at once (its Celery thread pool): their clips share the model's batches.
 WORKER_SLOTS = env.int("WORKER_SLOTS", default=4)
+# The worker's CPU priority below the web's (nice, 0-19): see transcription/tasks.py.
+WORKER_NICE = env.int("WORKER_NICE", default=10)
 # Progress is written to the database at most this often per job.
 PROGRESS_MIN_INTERVAL_S = env.float("PROGRESS_MIN_INTERVAL_S", default=1.0)
 

@@ -109,7 +109,7 @@ def test_behind_nginx_the_forwarded_scheme_is_the_pages(alice, settings):
 
 
 def test_non_json_and_binary_frames_are_ignored_and_the_socket_stays_usable(alice):
-    payload = {"job": 1, "recording": 1, "status": "running", "stage": "decoding",
+    payload = {"job": 1, "recording": 1, "team": None, "status": "running", "stage": "decoding",
                "progress": 5.0, "message": "", "error": ""}  # fmt: skip
     headers, group = session_headers(alice), user_group(alice.pk)
 

@@ -3,8 +3,11 @@
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
+from django.db.models import F, Q
 
+from accounts.models import Team
 from gpu_engine.presets import HOTWORDS_PROMPT, hotword_support, model_sources
+from transcription.models import HotwordList
 
 MAX_HOTWORDS = 200
 MAX_HOTWORD_LENGTH = 100
@@ -21,11 +24,16 @@ def clean_hotwords(text: str) -> list[str]:
     return words
 
 
-def hotwords_for_job(*, owner: AbstractBaseUser, typed: str) -> str:
-    """The job's own hotwords first, then those of the owner's active saved lists."""
+def hotwords_for_job(*, owner: AbstractBaseUser, team: Team | None = None, typed: str) -> str:
+    """The job's own hotwords first, then those of the uploader's active saved lists, then, for
+    a team recording, those of the team's active lists."""
     words = clean_hotwords(typed)
-    for saved in owner.hotword_lists.filter(active=True):
-        words.extend(saved.word_list)
+    lists = Q(owner=owner, team__isnull=True)
+    if team is not None:
+        lists |= Q(team=team)
+    saved = HotwordList.objects.filter(lists, active=True)
+    for hotword_list in saved.order_by(F("team").asc(nulls_first=True), "name"):
+        words.extend(hotword_list.word_list)
     return "\n".join(list(dict.fromkeys(words))[:MAX_HOTWORDS])
 
 

@@ -27,9 +27,15 @@ def playback_upload_path(recording: "Recording", filename: str) -> str:
 
 class Recording(models.Model):
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # The uploader. A recording without a team is in its uploader's personal workspace.
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="recordings"
     )
+    team = models.ForeignKey(
+        "accounts.Team", on_delete=models.CASCADE, null=True, blank=True, related_name="recordings"
+    )
+    # In a team: visible to its uploader and the team's owners and admins only.
+    private = models.BooleanField(default=False)
     name = models.CharField(max_length=255)
     file = models.FileField(upload_to=recording_upload_path, max_length=255)
     # A copy the browser can play, made by the worker when the original is not playable there.
@@ -42,12 +48,19 @@ class Recording(models.Model):
     # From the container header at upload; replaced by the decoded length once the worker has it.
     duration_s = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # When the team's retention deleted the audio (the transcripts stay).
+    audio_removed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["team", "-created_at"])]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def has_audio(self) -> bool:
+        return self.audio_removed_at is None
 
     def storage_name(self, copy: StoredCopy) -> str:
         """Where `copy` of this recording lives in the storage (local disk or a bucket): a
@@ -240,10 +253,19 @@ class Job(models.Model):
 
 
 class HotwordList(models.Model):
-    """A user's saved hotwords; active lists are added to every new job of theirs."""
+    """Saved hotwords: a user's own, added to every new job of theirs, or a team's, added to
+    every job of the team's recordings. Only active lists are added."""
 
+    # Who made it; a team's list belongs to the team.
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="hotword_lists"
+    )
+    team = models.ForeignKey(
+        "accounts.Team",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="hotword_lists",
     )
     name = models.CharField(max_length=100)
     words = models.TextField()
@@ -253,7 +275,16 @@ class HotwordList(models.Model):
     class Meta:
         ordering = ["name"]
         constraints = [
-            models.UniqueConstraint(fields=["owner", "name"], name="unique_hotword_list_name")
+            models.UniqueConstraint(
+                fields=["owner", "name"],
+                condition=Q(team__isnull=True),
+                name="unique_hotword_list_name",
+            ),
+            models.UniqueConstraint(
+                fields=["team", "name"],
+                condition=Q(team__isnull=False),
+                name="unique_team_hotword_list_name",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -18,6 +18,7 @@ from transcription.models import Job
 logger = logging.getLogger(__name__)
 
 EVENT_TYPE = "job.progress"
+WORKSPACES_EVENT_TYPE = "workspaces.changed"
 # A Redis that does not answer (a network partition, not a refusal) must not hold up the job's
 # thread, which also writes its heartbeat.
 SEND_TIMEOUT_S = 5
@@ -26,6 +27,7 @@ SEND_TIMEOUT_S = 5
 class ProgressPayload(TypedDict):
     job: int
     recording: int
+    team: int | None  # the recording's team; None in its uploader's personal workspace
     status: str  # queued | running | succeeded | failed | cancelled
     stage: str  # queued | downloading_model | decoding | segmenting | transcribing | finalizing
     progress: float  # 0-100
@@ -37,10 +39,21 @@ def user_group(user_id: int) -> str:
     return f"jobs.user.{user_id}"
 
 
+def team_group(team_id: int) -> str:
+    """Every member of the team: events of its recordings that are not private."""
+    return f"jobs.team.{team_id}"
+
+
+def team_managers_group(team_id: int) -> str:
+    """The team's owners and admins: events of its private recordings too."""
+    return f"jobs.team.{team_id}.managers"
+
+
 def payload_for(job: Job) -> ProgressPayload:
     return ProgressPayload(
         job=job.pk,
         recording=job.recording_id,
+        team=job.recording.team_id,
         status=job.status,
         stage=job.stage,
         progress=job.progress,
@@ -49,19 +62,40 @@ def payload_for(job: Job) -> ProgressPayload:
     )
 
 
+def audiences(job: Job) -> list[tuple[str, dict]]:
+    """(group, event) for each group that may see the job, as transcription.selectors says.
+    The uploader of a private team recording hears it through its own group, marked so that
+    an uploader who also manages the team (and hears it through the managers' group) skips it."""
+    event = {"type": EVENT_TYPE, "payload": payload_for(job)}
+    recording = job.recording
+    if recording.team_id is None:
+        return [(user_group(recording.owner_id), event)]
+    if not recording.private:
+        return [(team_group(recording.team_id), event)]
+    return [
+        (team_managers_group(recording.team_id), event),
+        (user_group(recording.owner_id), {**event, "uploader_copy": True}),
+    ]
+
+
 def publish(job: Job) -> None:
-    """Tell the job's owner its state as it is now, once the transaction that wrote it commits
-    (at once outside one). Best effort, as Zulip's send_event_on_commit: a notification that
-    cannot be sent is logged, and never fails, strands or hides the job."""
-    group, event = user_group(job.owner_id), {"type": EVENT_TYPE, "payload": payload_for(job)}
-    transaction.on_commit(lambda: _send(group, event))
+    """Tell those who may see the job its state as it is now, once the transaction that wrote
+    it commits (at once outside one). Best effort, as Zulip's send_event_on_commit: a
+    notification that cannot be sent is logged, and never fails, strands or hides the job."""
+    for group, event in audiences(job):
+        transaction.on_commit(lambda group=group, event=event: _send(group, event))
+
+
+def workspaces_changed(user_id: int) -> None:
+    """The user's teams or roles changed: their open sockets join and leave groups to match."""
+    _send(user_group(user_id), {"type": WORKSPACES_EVENT_TYPE})
 
 
 def _send(group: str, event: dict) -> None:
     try:
         async_to_sync(_group_send)(group, event)
     except Exception:
-        logger.warning("Progress of job %s not sent", event["payload"]["job"], exc_info=True)
+        logger.warning("Event %s to %s not sent", event["type"], group, exc_info=True)
 
 
 async def _group_send(group: str, event: dict) -> None:

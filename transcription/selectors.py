@@ -1,4 +1,13 @@
-"""Reads, always scoped to the requesting user: another user's object is simply not found."""
+"""Reads, always scoped to what the requesting user may see: anything else is simply not found.
+
+Who sees a recording (and its jobs, transcript, audio, exports and progress):
+- in the uploader's personal workspace (no team): the uploader;
+- in a team: every member, unless the uploader marked it private; a private one its uploader
+  and the team's owners and admins. Someone removed from the team sees none of it, their own
+  uploads included.
+Who steers one (rename, move, delete, cancel, retry): the uploader, and in a team also its
+owners and admins. Members read.
+"""
 
 from functools import reduce
 from operator import or_
@@ -7,32 +16,104 @@ import zhconv
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
 
+from accounts.models import MANAGING_ROLES, Membership, Team
 from transcription.models import HotwordList, Job, JobStatus, Recording, Segment, Upload
 
-
-def jobs_for(user: AbstractBaseUser) -> QuerySet[Job]:
-    return Job.objects.filter(owner=user).select_related("recording")
+PERSONAL = "personal"
 
 
-def recordings_for(user: AbstractBaseUser) -> QuerySet[Recording]:
+def member_team_ids(user: AbstractBaseUser) -> QuerySet:
+    return Membership.objects.filter(user=user).values("team")
+
+
+def managed_team_ids(user: AbstractBaseUser) -> QuerySet:
+    return Membership.objects.filter(user=user, role__in=MANAGING_ROLES).values("team")
+
+
+def _q(prefix: str, **lookups: object) -> Q:
+    """Lookups on a recording, reached from another model through `prefix` ("recording__")."""
+    return Q(**{prefix + name: value for name, value in lookups.items()})
+
+
+def _visible(user: AbstractBaseUser, prefix: str = "") -> Q:
+    """The recordings `user` may see (the module's docstring says which)."""
+    in_my_teams = _q(prefix, team__in=member_team_ids(user))
+    return _q(prefix, team__isnull=True, owner=user) | in_my_teams & (
+        _q(prefix, private=False) | _steered(user, prefix)
+    )
+
+
+def _managed(user: AbstractBaseUser, prefix: str = "") -> Q:
+    in_my_teams = _q(prefix, team__in=member_team_ids(user))
+    return _q(prefix, team__isnull=True, owner=user) | in_my_teams & _steered(user, prefix)
+
+
+def _steered(user: AbstractBaseUser, prefix: str) -> Q:
+    """Within the user's teams: their own uploads, and all of the teams they manage."""
+    return _q(prefix, owner=user) | _q(prefix, team__in=managed_team_ids(user))
+
+
+def in_workspace(recordings: QuerySet[Recording], workspace: "Team | str | None") -> QuerySet:
+    """Narrowed to one workspace: PERSONAL, a team, or None for every workspace."""
+    if workspace is None:
+        return recordings
+    if workspace == PERSONAL:
+        return recordings.filter(team__isnull=True)
+    return recordings.filter(team=workspace)
+
+
+def recordings_for(user: AbstractBaseUser, workspace: "Team | str | None" = None) -> QuerySet:
     latest_first = Job.objects.order_by("-created_at", "-id")
-    return Recording.objects.filter(owner=user).prefetch_related(
+    visible = Recording.objects.filter(_visible(user)).select_related("team", "owner")
+    return in_workspace(visible, workspace).prefetch_related(
         Prefetch("jobs", queryset=latest_first)
     )
 
 
+def recordings_managed_by(user: AbstractBaseUser) -> QuerySet[Recording]:
+    return Recording.objects.filter(_managed(user))
+
+
+def jobs_for(user: AbstractBaseUser) -> QuerySet[Job]:
+    return Job.objects.filter(_visible(user, "recording__")).select_related("recording__owner")
+
+
+def jobs_managed_by(user: AbstractBaseUser) -> QuerySet[Job]:
+    return Job.objects.filter(_managed(user, "recording__"))
+
+
+def teams_for(user: AbstractBaseUser) -> QuerySet[Team]:
+    return Team.objects.filter(memberships__user=user)
+
+
+def team_for(user: AbstractBaseUser, team_id: object) -> Team | None:
+    """The team `team_id` names if `user` is one of its members, else None."""
+    try:
+        return teams_for(user).filter(pk=int(team_id)).first()
+    except (TypeError, ValueError):
+        return None
+
+
 def hotword_lists_for(user: AbstractBaseUser) -> QuerySet[HotwordList]:
-    return HotwordList.objects.filter(owner=user)
+    """The user's own lists (a team's are reached through the team)."""
+    return HotwordList.objects.filter(owner=user, team__isnull=True)
+
+
+def team_hotword_lists(team: Team) -> QuerySet[HotwordList]:
+    return HotwordList.objects.filter(team=team)
 
 
 def uploads_for(user: AbstractBaseUser) -> QuerySet[Upload]:
     return Upload.objects.filter(owner=user)
 
 
-def transcript_matches(user: AbstractBaseUser, query: str) -> QuerySet[Segment]:
-    """The lines of the user's transcripts that contain `query`, in any case and, for Chinese, in
-    either script (a transcript is simplified or traditional as its job chose). Only each
-    recording's latest job counts: it is the transcript its page shows. Newest recording first."""
+def transcript_matches(
+    user: AbstractBaseUser, query: str, workspace: "Team | str | None" = None
+) -> QuerySet[Segment]:
+    """The lines of the transcripts the user may see (in `workspace`, or in all) that contain
+    `query`, in any case and, for Chinese, in either script (a transcript is simplified or
+    traditional as its job chose). Only each recording's latest job counts: it is the transcript
+    its page shows. Newest recording first."""
     latest_job = (
         Job.objects.filter(recording=OuterRef("job__recording"))
         .order_by("-created_at", "-id")
@@ -41,7 +122,7 @@ def transcript_matches(user: AbstractBaseUser, query: str) -> QuerySet[Segment]:
     return (
         Segment.objects.filter(
             reduce(or_, (Q(text__icontains=spelling) for spelling in search_spellings(query))),
-            job__owner=user,
+            job__recording__in=in_workspace(Recording.objects.filter(_visible(user)), workspace),
             job__status=JobStatus.SUCCEEDED,
             job=Subquery(latest_job),
         )

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 
+from accounts.models import Team
 from portal.celery import app as celery_app
 from transcription import broker, progress
 from transcription.hotwords import hotwords_for_job
@@ -33,6 +34,15 @@ class JobRequest:
     language: str = "auto"
     hotwords: str = ""
     itn: bool = True
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where new recordings go: the uploader's personal workspace (no team) or a team of theirs,
+    where `private` ones are seen by their uploader and the team's owners and admins only."""
+
+    team: Team | None = None
+    private: bool = False
 
 
 @dataclass(frozen=True)
@@ -55,15 +65,25 @@ def upload_display_name(filename: str) -> str:
 
 
 def recordings_create(
-    *, owner: AbstractBaseUser, files: Iterable[UploadedFile], options: JobRequest
+    *,
+    owner: AbstractBaseUser,
+    files: Iterable[UploadedFile],
+    options: JobRequest,
+    placement: Placement | None = None,
 ) -> tuple[list[Job], list[Rejection]]:
     """Store each acceptable file with a queued job; reject the others by name with a reason."""
     jobs, rejected = [], []
-    options = replace(options, hotwords=hotwords_for_job(owner=owner, typed=options.hotwords))
+    placement = placement or Placement()
+    hotwords = hotwords_for_job(owner=owner, team=placement.team, typed=options.hotwords)
+    options = replace(options, hotwords=hotwords)
     for upload in files:
         name = upload_display_name(upload.name or "")
         try:
-            jobs.append(_recording_create(owner=owner, upload=upload, name=name, options=options))
+            jobs.append(
+                _recording_create(
+                    owner=owner, upload=upload, name=name, options=options, placement=placement
+                )
+            )
         except RejectedUpload as rejection:
             rejected.append(Rejection(file=name, reason=str(rejection)))
         except Exception:
@@ -76,7 +96,12 @@ def recordings_create(
 
 
 def _recording_create(
-    *, owner: AbstractBaseUser, upload: UploadedFile, name: str, options: JobRequest
+    *,
+    owner: AbstractBaseUser,
+    upload: UploadedFile,
+    name: str,
+    options: JobRequest,
+    placement: Placement,
 ) -> Job:
     if getattr(upload, "oversized", False):
         raise RejectedUpload(f"the file is larger than the {settings.MAX_UPLOAD_MB} MB limit")
@@ -85,6 +110,8 @@ def _recording_create(
     )
     recording = Recording(
         owner=owner,
+        team=placement.team,
+        private=placement.private,
         name=name,
         size_bytes=upload.size,
         container=info.container,
@@ -130,6 +157,21 @@ def recording_rename(*, recording: Recording, name: str) -> Recording:
     return recording
 
 
+def recording_move(*, recording: Recording, team: Team, private: bool = False) -> Recording:
+    """From its uploader's personal workspace into a team of theirs (the API checks both)."""
+    recording.team, recording.private = team, private
+    recording.save(update_fields=["team", "private"])
+    for job in recording.jobs.all():
+        progress.publish(job)  # the team's members see it from now on
+    return recording
+
+
+def recording_set_private(*, recording: Recording, private: bool) -> Recording:
+    recording.private = private
+    recording.save(update_fields=["private"])
+    return recording
+
+
 def recording_delete(*, recording: Recording) -> None:
     """Delete the recording, its jobs and its stored audio; running jobs are told to stop."""
     for job in recording.jobs.filter(status__in=[JobStatus.QUEUED, JobStatus.RUNNING]):
@@ -157,6 +199,10 @@ def job_cancel(*, job: Job) -> Job:
 def job_retry(*, job: Job) -> Job:
     if job.is_active:
         raise ValueError("the job is still queued or running")
+    if not job.recording.has_audio:
+        raise ValueError(
+            "the recording's audio was removed (retention); only its transcript is left"
+        )
     with transaction.atomic():
         job.reset_for_retry()
         _enqueue_on_commit(job)

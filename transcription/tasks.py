@@ -1,5 +1,8 @@
+import os
+
 from celery import shared_task
-from celery.signals import worker_ready, worker_shutting_down
+from celery.signals import worker_init, worker_ready, worker_shutting_down
+from django.conf import settings
 
 from transcription import broker, runner, services, uploads
 
@@ -27,6 +30,14 @@ def requeue_stalled_jobs() -> None:
 @shared_task(name="transcription.expire_uploads")
 def expire_uploads() -> None:
     uploads.uploads_expire()
+
+
+@worker_init.connect
+def lower_worker_priority(sender, **kwargs) -> None:
+    """Where the web shares the host with the worker (one machine), pages and the API must stay
+    quick while jobs use every core: the worker, and the speech detectors it starts, yield the
+    CPU to the web. On a host of its own it changes nothing."""
+    os.nice(settings.WORKER_NICE)
 
 
 @worker_ready.connect

@@ -143,7 +143,11 @@ def upload_delete(*, upload: Upload) -> None:
 
 
 def recordings_create_from_uploads(
-    *, owner: AbstractBaseUser, uploads: Iterable[Upload], options: services.JobRequest
+    *,
+    owner: AbstractBaseUser,
+    uploads: Iterable[Upload],
+    options: services.JobRequest,
+    placement: services.Placement | None = None,
 ) -> tuple[list[Job], list[services.Rejection]]:
     """Turn finished uploads into recordings with queued jobs, as a multipart upload would be.
 
@@ -165,7 +169,7 @@ def recordings_create_from_uploads(
         return [], rejected
     try:
         jobs, refused = services.recordings_create(
-            owner=owner, files=_as_uploaded_files(taken), options=options
+            owner=owner, files=_as_uploaded_files(taken), options=options, placement=placement
         )
     finally:
         for upload in taken:

@@ -2,19 +2,27 @@ from django.conf import settings
 from django.urls import reverse
 from rest_framework import serializers
 
+from accounts.models import Team
 from gpu_engine.presets import LANGUAGES, language_refusal
 from transcription.hotwords import clean_hotwords, hotwords_note
 from transcription.models import HotwordList, Job, JobStatus, Recording, Segment, Upload
+from transcription.selectors import team_for
 
 
 class RecordingSerializer(serializers.ModelSerializer):
     audio_url = serializers.SerializerMethodField()
+    uploader = serializers.CharField(source="owner.get_username", read_only=True)
+    # Writable in an update: into a team (from the personal workspace), private or not.
+    team = serializers.IntegerField(source="team_id", required=False)
 
     class Meta:
         model = Recording
         fields = [
             "id",
             "name",
+            "team",
+            "private",
+            "uploader",
             "size_bytes",
             "container",
             "codec",
@@ -23,11 +31,19 @@ class RecordingSerializer(serializers.ModelSerializer):
             "duration_s",
             "created_at",
             "audio_url",
+            "audio_removed_at",
         ]
-        read_only_fields = [f for f in fields if f != "name"]
+        read_only_fields = [f for f in fields if f not in {"name", "team", "private"}]
 
-    def get_audio_url(self, recording: Recording) -> str:
+    def get_audio_url(self, recording: Recording) -> str | None:
+        if not recording.has_audio:
+            return None
         return reverse("api:recording-audio", args=[recording.pk])
+
+    def validate(self, attrs: dict) -> dict:
+        if "team_id" in attrs:
+            attrs["team"] = attrs.pop("team_id")
+        return attrs
 
 
 class RecordingWithJobSerializer(RecordingSerializer):
@@ -117,6 +133,17 @@ class UploadOptionsSerializer(serializers.Serializer):
         required=False, allow_blank=True, default="", max_length=20_000
     )
     itn = serializers.BooleanField(default=True)
+    # The workspace: absent or null, the uploader's personal one.
+    team = serializers.IntegerField(required=False, allow_null=True, default=None)
+    private = serializers.BooleanField(default=False)
+
+    def validate_team(self, team_id: int | None) -> Team | None:
+        if team_id is None:
+            return None
+        team = team_for(self.context["request"].user, team_id)
+        if team is None:
+            raise serializers.ValidationError(f"You are not a member of team {team_id}.")
+        return team
 
     def validate_model(self, model: str) -> str:
         if model not in settings.ASR_ENABLED_MODELS:
@@ -128,6 +155,10 @@ class UploadOptionsSerializer(serializers.Serializer):
         return "\n".join(clean_hotwords(hotwords))
 
     def validate(self, attrs: dict) -> dict:
+        if attrs["private"] and attrs["team"] is None:
+            raise serializers.ValidationError(
+                {"private": "Only a team's recording can be private."}
+            )
         attrs.setdefault("model", settings.ASR_MODEL)
         refusal = language_refusal(attrs["model"], attrs["language"])
         if refusal:

@@ -4,12 +4,14 @@ from django.urls import reverse
 from django.utils.http import content_disposition_header
 from rest_framework import generics, mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.models import Team
 from gpu_engine.presets import LANGUAGES, PRESET_LANGUAGES
 from transcription import media, selectors, services, uploads
 from transcription.api.serializers import (
@@ -26,7 +28,35 @@ from transcription.api.serializers import (
 from transcription.exports import FORMATS, export_job
 from transcription.forms import SearchForm
 from transcription.hotwords import model_hotword_support
-from transcription.models import JobStatus, Upload
+from transcription.models import JobStatus, Recording, Upload
+
+STEWARDS_ONLY = "Only its uploader and the team's owners and admins can change this recording."
+
+
+class StewardOrReadOnly(BasePermission):
+    """Whoever may see a recording reads it; its uploader and, in a team, the team's owners and
+    admins also change it (selectors.recordings_managed_by)."""
+
+    message = STEWARDS_ONLY
+
+    def has_object_permission(self, request: Request, view: APIView, obj: object) -> bool:
+        if request.method in SAFE_METHODS:
+            return True
+        recording = obj if isinstance(obj, Recording) else obj.recording
+        return selectors.recordings_managed_by(request.user).filter(pk=recording.pk).exists()
+
+
+def requested_workspace(request: Request) -> Team | str | None:
+    """?workspace=personal|<team id>: one workspace; absent: all the user's workspaces."""
+    asked = request.query_params.get("workspace")
+    if asked is None or asked == "":
+        return None
+    if asked == selectors.PERSONAL:
+        return selectors.PERSONAL
+    team = selectors.team_for(request.user, asked)
+    if team is None:
+        raise NotFound(f"No such workspace: {asked[:40]}.")
+    return team
 
 
 class RecordingViewSet(
@@ -39,9 +69,11 @@ class RecordingViewSet(
     serializer_class = RecordingWithJobSerializer
     parser_classes = [MultiPartParser, FormParser, JSONParser]
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    permission_classes = [IsAuthenticated, StewardOrReadOnly]
 
     def get_queryset(self):
-        return selectors.recordings_for(self.request.user)
+        workspace = requested_workspace(self.request) if self.action == "list" else None
+        return selectors.recordings_for(self.request.user, workspace)
 
     def create(self, request: Request) -> Response:
         files = request.FILES.getlist("files")
@@ -55,17 +87,20 @@ class RecordingViewSet(
                     ]
                 }
             )
-        options = UploadOptionsSerializer(data=request.data)
+        options = UploadOptionsSerializer(data=request.data, context={"request": request})
         options.is_valid(raise_exception=True)
+        placement = services.Placement(
+            team=options.validated_data.pop("team"), private=options.validated_data.pop("private")
+        )
         job_request = services.JobRequest(**options.validated_data)
         jobs, rejected = [], []
         if files:
             jobs, rejected = services.recordings_create(
-                owner=request.user, files=files, options=job_request
+                owner=request.user, files=files, options=job_request, placement=placement
             )
         if finished:
             more_jobs, more_rejected = uploads.recordings_create_from_uploads(
-                owner=request.user, uploads=finished, options=job_request
+                owner=request.user, uploads=finished, options=job_request, placement=placement
             )
             jobs, rejected = jobs + more_jobs, rejected + more_rejected
         body = {
@@ -88,9 +123,28 @@ class RecordingViewSet(
         return [found[upload_id] for upload_id in wanted]
 
     def perform_update(self, serializer: RecordingWithJobSerializer) -> None:
-        services.recording_rename(
-            recording=serializer.instance, name=serializer.validated_data.get("name", "")
-        )
+        recording, changes = serializer.instance, serializer.validated_data
+        if "name" in changes:
+            services.recording_rename(recording=recording, name=changes["name"])
+        if "team" in changes:
+            self._move(recording, changes["team"], changes.get("private", False))
+        elif "private" in changes:
+            self._set_private(recording, changes["private"])
+
+    def _move(self, recording: Recording, team_id: int, private: bool) -> None:
+        if recording.team_id is not None or recording.owner_id != self.request.user.pk:
+            raise PermissionDenied(
+                "Only its uploader can move a recording, and only from their personal workspace."
+            )
+        team = selectors.team_for(self.request.user, team_id)
+        if team is None:
+            raise ValidationError({"team": [f"You are not a member of team {team_id}."]})
+        services.recording_move(recording=recording, team=team, private=private)
+
+    def _set_private(self, recording: Recording, private: bool) -> None:
+        if recording.team_id is None:
+            raise ValidationError({"private": ["Only a team's recording can be private."]})
+        services.recording_set_private(recording=recording, private=private)
 
     def perform_destroy(self, recording) -> None:
         services.recording_delete(recording=recording)
@@ -98,6 +152,12 @@ class RecordingViewSet(
     @action(detail=True, methods=["get"])
     def audio(self, request: Request, pk: str) -> HttpResponse:
         recording = self.get_object()
+        if not recording.has_audio:
+            return Response(
+                {"detail": f"The audio was removed on {recording.audio_removed_at:%Y-%m-%d} "
+                 "(the team's retention period); the transcript is kept."},
+                status=status.HTTP_410_GONE,
+            )  # fmt: skip
         stored = recording.playback_file or recording.file
         return media.stored_file_response(
             request,
@@ -176,6 +236,8 @@ def _refused(refusal: uploads.UploadRefused) -> Response:
 
 
 class JobViewSet(viewsets.ReadOnlyModelViewSet):
+    permission_classes = [IsAuthenticated, StewardOrReadOnly]
+
     def get_queryset(self):
         return selectors.jobs_for(self.request.user)
 
@@ -206,9 +268,10 @@ class JobViewSet(viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"])
     def retry(self, request: Request, pk: str) -> Response:
         job = self.get_object()
-        if job.is_active:
-            raise ValidationError({"detail": "The job is still queued or running."})
-        job = services.job_retry(job=job)
+        try:
+            job = services.job_retry(job=job)
+        except ValueError as refusal:
+            raise ValidationError({"detail": f"Cannot retry: {refusal}."}) from None
         return Response(JobDetailSerializer(job, context={"request": request}).data)
 
 
@@ -221,7 +284,9 @@ class SearchView(generics.ListAPIView):
         form = SearchForm(self.request.query_params)
         if not form.is_valid():
             raise ValidationError(form.errors)
-        return selectors.transcript_matches(self.request.user, form.cleaned_data["q"])
+        return selectors.transcript_matches(
+            self.request.user, form.cleaned_data["q"], requested_workspace(self.request)
+        )
 
 
 class OptionsView(APIView):
