@@ -1,0 +1,505 @@
+"""The permission matrix: every route the URL resolver knows, every method it answers, for each
+kind of visitor, with the exact status each one gets. The routes come from the resolver, not from
+a list kept by hand: a route without a row fails `test_every_route_has_a_row`, so nothing new
+ships unexamined.
+
+The visitors, around one team ("Team") and one recording uploaded into it (public in the team):
+- anonymous: not signed in;
+- uploader: the team member who uploaded the recording;
+- member, admin, owner: the team's other members, by role;
+- outsider: a member of another team only;
+- staff: a site administrator (superuser), member of no team. Staff get Django's admin and no
+  more: workspace data of others answers them 404 like anyone else.
+
+Objects everyone may reach (their own lists, uploads) exist per visitor; the rows say what each
+gets on the uploader's objects. API calls carry the visitor's token, pages its session.
+"""
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import pytest
+from asgiref.sync import async_to_sync
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth.models import Group
+from django.contrib.contenttypes.models import ContentType
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from rest_framework.authtoken.models import Token, TokenProxy
+from rest_framework.test import APIClient
+
+from accounts.models import Role
+from accounts.services import membership_add, team_create
+from portal.asgi import application
+from tests.audio_files import speech
+from tests.factories import RecordingFactory, SucceededJobFactory, UserFactory
+from tests.test_websocket import HOST, ORIGIN, session_cookie
+from transcription import progress, uploads
+from transcription.models import HotwordList
+from transcription.routing import websocket_urlpatterns
+
+pytestmark = pytest.mark.django_db
+
+ANONYMOUS, UPLOADER, MEMBER, ADMIN, OWNER, OUTSIDER, STAFF = ROLES = (
+    "anonymous", "uploader", "member", "admin", "owner", "outsider", "staff",
+)  # fmt: skip
+PASSWORD = "pw-for-tests"
+CLIP = "en_librispeech_1995-1837-0001.wav"
+
+
+def statuses(anonymous: int, **by_role: int) -> dict[str, int]:
+    return {ANONYMOUS: anonymous, **by_role}
+
+
+def team_sees(ok: int = 200) -> dict[str, int]:
+    """The team's recording: its members see it; anyone else is told it does not exist."""
+    return statuses(401, uploader=ok, member=ok, admin=ok, owner=ok, outsider=404, staff=404)
+
+
+def team_steers(ok: int = 200) -> dict[str, int]:
+    """Changing it: its uploader and the team's owners and admins; a member reads only."""
+    return {**team_sees(ok), MEMBER: 403}
+
+
+def own(ok: int = 200) -> dict[str, int]:
+    """The uploader's own object (their upload, their hotword list)."""
+    return statuses(401, uploader=ok, member=404, admin=404, owner=404, outsider=404, staff=404)
+
+
+def any_user(ok: int = 200, anonymous: int = 401) -> dict[str, int]:
+    return statuses(anonymous, **{role: ok for role in ROLES[1:]})
+
+
+def page(ok: int = 200) -> dict[str, int]:
+    return any_user(ok, anonymous=302)  # to the login page
+
+
+def page_of(cells: dict[str, int]) -> dict[str, int]:
+    """As the API cells, for a page: anonymous visitors go to the login page."""
+    return {**cells, ANONYMOUS: 302}
+
+
+def everyone(status: int) -> dict[str, int]:
+    return {role: status for role in ROLES}
+
+
+def staff_only(ok: int = 200) -> dict[str, int]:
+    return {**everyone(302), STAFF: ok}  # others: to the admin's login page
+
+
+@dataclass
+class World:
+    users: dict[str, object]
+    team: object
+    recording: object
+    job: object
+    upload: object
+    hotword_list: object
+    group: object
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    expected: dict[str, int]
+    data: Callable[[World, str], object] | None = None  # (world, visitor)
+    content_type: str | None = None
+    headers: Callable[[World], dict] | None = None
+
+
+@dataclass(frozen=True)
+class Row:
+    calls: tuple[Call, ...]
+    kwargs: Callable[[World], dict] = lambda world: {}
+    url: Callable[[World], str] | None = None  # for the few routes without a name
+    query: str = ""
+    api: bool = False  # token, not session
+    why: str = ""
+
+
+def recording_pk(world: World) -> dict:
+    return {"pk": world.recording.pk}
+
+
+def job_pk(world: World) -> dict:
+    return {"pk": world.job.pk}
+
+
+def audio_file(world: World, role: str) -> dict:
+    return {"files": speech(CLIP).open("rb"), "team": world.team.pk}
+
+
+ROWS: dict[str, Row] = {
+    # Pages
+    "": Row((Call("get", page()),)),
+    "history/": Row((Call("get", page()),)),
+    "search/": Row((Call("get", page()),), query="q=General"),
+    "hotwords/": Row((Call("get", page()),)),
+    "recordings/<int:pk>/": Row((Call("get", page_of(team_sees())),), kwargs=recording_pk),
+    "hotwords/<int:pk>/toggle/": Row(
+        (Call("post", page_of(own(302))),), kwargs=lambda w: {"pk": w.hotword_list.pk}
+    ),
+    "hotwords/<int:pk>/delete/": Row(
+        (Call("post", page_of(own(302))),), kwargs=lambda w: {"pk": w.hotword_list.pk}
+    ),
+    # Accounts
+    "accounts/login/": Row((Call("get", everyone(200)),)),
+    "accounts/logout/": Row((Call("post", everyone(302)), Call("get", everyone(405)))),
+    "accounts/password_change/": Row((Call("get", page()),)),
+    "accounts/password_change/done/": Row((Call("get", page()),)),
+    # Without EMAIL_URL there is no password reset at all.
+    "accounts/password_reset/": Row((Call("get", everyone(404)),)),
+    "accounts/password_reset/done/": Row((Call("get", everyone(404)),)),
+    "accounts/reset/<uidb64>/<token>/": Row(
+        (Call("get", everyone(404)),), kwargs=lambda w: {"uidb64": "MQ", "token": "set-password"}
+    ),
+    "accounts/reset/done/": Row((Call("get", everyone(404)),)),
+    # Health: the same for everyone, nothing private in it.
+    "healthz": Row((Call("get", everyone(200)),)),
+    "readyz": Row(
+        (Call("get", everyone(503)),),
+        why="no worker answers in this test, so not ready, whoever asks",
+    ),
+    # API
+    "api/": Row((Call("get", any_user()),), api=True),
+    "api/token/": Row(
+        (
+            Call(
+                "post",
+                {**any_user(200), ANONYMOUS: 400},
+                data=lambda w, role: {"username": role * (role != ANONYMOUS), "password": PASSWORD},
+            ),
+            Call("get", {**any_user(405), ANONYMOUS: 405}),
+        ),
+        api=True,
+    ),
+    "api/options/": Row((Call("get", any_user()),), api=True),
+    "api/search/": Row((Call("get", any_user()),), query="q=General", api=True),
+    "api/^recordings/$": Row(
+        (
+            Call("get", any_user()),
+            # Into the team: its members may; anyone else is told they are not in it.
+            Call(
+                "post",
+                {**team_sees(201), OUTSIDER: 400, STAFF: 400},
+                data=audio_file,
+                content_type="multipart",
+            ),
+        ),
+        api=True,
+    ),
+    "api/^recordings/(?P<pk>[^/.]+)/$": Row(
+        (
+            Call("get", team_sees()),
+            Call("patch", team_steers(), data=lambda w, role: {"name": "renamed.wav"}),
+            Call("put", any_user(405)),  # PATCH only
+            Call("delete", team_steers(204)),
+        ),
+        kwargs=recording_pk,
+        api=True,
+    ),
+    "api/^recordings/(?P<pk>[^/.]+)/audio/$": Row(
+        (Call("get", team_sees()),), kwargs=recording_pk, api=True
+    ),
+    "api/^jobs/$": Row((Call("get", any_user()),), api=True),
+    "api/^jobs/(?P<pk>[^/.]+)/$": Row((Call("get", team_sees()),), kwargs=job_pk, api=True),
+    "api/^jobs/(?P<pk>[^/.]+)/cancel/$": Row(
+        (Call("post", team_steers()),), kwargs=job_pk, api=True
+    ),
+    "api/^jobs/(?P<pk>[^/.]+)/export/$": Row(
+        (Call("get", team_sees()),), kwargs=job_pk, query="format=srt", api=True
+    ),
+    "api/^jobs/(?P<pk>[^/.]+)/retry/$": Row(
+        (Call("post", team_steers()),), kwargs=job_pk, api=True
+    ),
+    "api/^uploads/$": Row(
+        (
+            Call("get", any_user()),
+            Call("post", any_user(201), data=lambda w, role: {"name": "x.wav", "size": 10}),
+        ),
+        api=True,
+    ),
+    "api/^uploads/(?P<pk>[^/.]+)/$": Row(
+        (
+            Call("get", own()),
+            Call(
+                "patch",
+                own(),
+                data=lambda w, role: b"0123456789",
+                content_type="application/octet-stream",
+                headers=lambda w: {"Upload-Offset": "0"},
+            ),
+            Call("delete", own(204)),
+        ),
+        kwargs=lambda w: {"pk": w.upload.pk},
+        api=True,
+    ),
+    "api/^hotword-lists/$": Row(
+        (
+            Call("get", any_user()),
+            Call("post", any_user(201), data=lambda w, role: {"name": "new", "words": "Voxa"}),
+        ),
+        api=True,
+    ),
+    "api/^hotword-lists/(?P<pk>[^/.]+)/$": Row(
+        (
+            Call("get", own()),
+            Call("patch", own(), data=lambda w, role: {"words": "Voxa"}),
+            Call("put", any_user(405)),  # PATCH only
+            Call("delete", own(204)),
+        ),
+        kwargs=lambda w: {"pk": w.hotword_list.pk},
+        api=True,
+    ),
+    # Django's admin, for staff only.
+    "admin/": Row((Call("get", staff_only()),)),
+    "admin/login/": Row(
+        (Call("get", {**everyone(200), STAFF: 302}),), why="staff go on to the admin's index"
+    ),
+    # Staff are logged out and sent on (LOGOUT_REDIRECT_URL); GET logs nobody out.
+    "admin/logout/": Row((Call("post", everyone(302)), Call("get", {**everyone(302), STAFF: 405}))),
+    "admin/password_change/": Row((Call("get", staff_only()),)),
+    "admin/password_change/done/": Row((Call("get", staff_only()),)),
+    "admin/autocomplete/": Row(
+        (Call("get", staff_only(403)),), why="staff: refused without a field to complete"
+    ),
+    "admin/jsi18n/": Row((Call("get", staff_only()),)),
+    "admin/r/<path:content_type_id>/<path:object_id>/": Row(
+        (Call("get", staff_only(404)),),
+        kwargs=lambda w: {
+            "content_type_id": ContentType.objects.get_for_model(Group).pk,
+            "object_id": w.group.pk,
+        },
+        why="staff: a group has no page on the site",
+    ),
+    "admin/auth/user/<id>/password/": Row(
+        (Call("get", staff_only()),), kwargs=lambda w: {"id": w.users[OWNER].pk}
+    ),
+    "admin/^(?P<app_label>auth|authtoken|axes|transcription)/$": Row(
+        (Call("get", staff_only()),), kwargs=lambda w: {"app_label": "transcription"}
+    ),
+    "admin/(?P<url>.*)$": Row(
+        (Call("get", staff_only(404)),),
+        url=lambda w: "/admin/no-such-page/",
+        why="staff: no such admin page",
+    ),
+}
+
+# The rest of the admin: each model's pages, for staff only. Read from the resolver too.
+ADMIN_MODEL_PAGES = {
+    "changelist": 200, "add": 200, "history": 200, "delete": 200, "change": 200,
+    None: 302,  # <object id>/ redirects to its change page
+}  # fmt: skip
+NO_ADD = {AccessAttempt, AccessLog, AccessFailureLog}  # axes' records are never added by hand
+
+
+@dataclass(frozen=True)
+class Route:
+    pattern: str
+    name: str | None
+    callback: Callable
+    methods: frozenset[str] = field(default=frozenset())
+
+
+def routes() -> Iterator[Route]:
+    def walk(patterns, prefix: str, namespace: str) -> Iterator[Route]:
+        for entry in patterns:
+            if isinstance(entry, URLResolver):
+                inner = ":".join(filter(None, (namespace, entry.namespace)))
+                yield from walk(entry.url_patterns, prefix + str(entry.pattern), inner)
+            elif isinstance(entry, URLPattern):
+                name = f"{namespace}:{entry.name}" if namespace and entry.name else entry.name
+                yield Route(prefix + str(entry.pattern), name, entry.callback)
+
+    yield from walk(get_resolver().url_patterns, "", "")
+
+
+def format_suffix(route: Route) -> bool:
+    """DRF's `.json` twins of each API route: the same view, reached with a suffix."""
+    return "(?P<format>" in route.pattern or "<drf_format_suffix:format>" in route.pattern
+
+
+def model_admin_of(route: Route):
+    return getattr(route.callback, "model_admin", None)
+
+
+def api_methods(route: Route) -> set[str]:
+    """The methods a DRF view answers other than 405: its actions, within http_method_names."""
+    view = route.callback
+    cls = view.cls
+    allowed = set(cls.http_method_names) - {"head", "options", "trace"}
+    actions = getattr(view, "actions", None)
+    if actions is not None:
+        return set(actions) & allowed
+    return {method for method in allowed if hasattr(cls, method)}
+
+
+def test_every_route_has_a_row():
+    missing, methods_missing = [], []
+    for route in routes():
+        if format_suffix(route) or model_admin_of(route):
+            continue
+        row = ROWS.get(route.pattern)
+        if row is None:
+            missing.append(route.pattern)
+        elif hasattr(route.callback, "cls"):
+            tested = {call.method for call in row.calls}
+            if untested := api_methods(route) - tested:
+                methods_missing.append(f"{route.pattern}: {sorted(untested)}")
+    assert missing == [], "routes without a row in the permission matrix"
+    assert methods_missing == [], "methods without a cell"
+    assert set(ROWS) <= {route.pattern for route in routes()}, "rows of routes that are gone"
+
+
+def cells() -> Iterator[tuple[str, Row, Call, str]]:
+    for pattern, row in ROWS.items():
+        for call in row.calls:
+            for role in ROLES:
+                yield pattern, row, call, role
+
+
+def admin_cells() -> Iterator[tuple[str, str, str]]:
+    for route in routes():
+        if model_admin_of(route):
+            for role in ROLES:
+                yield route.pattern, route.name, role
+
+
+@pytest.fixture(autouse=True)
+def fast_passwords(settings) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def world(settings, tmp_path) -> World:
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    settings.PARTIAL_UPLOADS_DIR = str(tmp_path / "partial")
+    users = {role: UserFactory(username=role) for role in ROLES[1:]}
+    users[STAFF].is_staff = users[STAFF].is_superuser = True
+    users[STAFF].save()
+    team = team_create(creator=users[OWNER], name="Team")
+    for role, team_role in ((ADMIN, Role.ADMIN), (MEMBER, Role.MEMBER), (UPLOADER, Role.MEMBER)):
+        membership_add(team=team, user=users[role], role=team_role)
+    team_create(creator=users[OUTSIDER], name="Other team")
+    recording = RecordingFactory(owner=users[UPLOADER], team=team, audio=CLIP)
+    job = SucceededJobFactory(recording=recording)
+    upload = uploads.upload_create(owner=users[UPLOADER], name="part.wav", size=10)
+    hotword_list = HotwordList.objects.create(owner=users[UPLOADER], name="mine", words="Voxa")
+    # One of each model the admin pages show.
+    group = Group.objects.create(name="group")
+    AccessAttempt.objects.create(username="x", ip_address="127.0.0.9", failures_since_start=1)
+    AccessLog.objects.create(username="x", ip_address="127.0.0.9")
+    AccessFailureLog.objects.create(username="x", ip_address="127.0.0.9")
+    Token.objects.create(user=users[MEMBER])
+    return World(users, team, recording, job, upload, hotword_list, group)
+
+
+def client_for(world: World, role: str, *, api: bool):
+    user = world.users.get(role)
+    if api:
+        client = APIClient()
+        if user is not None:
+            token, _ = Token.objects.get_or_create(user=user)
+            client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        return client
+    client = Client()
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+def send(world: World, row: Row, call: Call, role: str, url: str):
+    client = client_for(world, role, api=row.api)
+    data = call.data(world, role) if call.data else None
+    headers = call.headers(world) if call.headers else {}
+    kwargs: dict = {"headers": headers}
+    if call.content_type == "multipart":
+        kwargs["format"] = "multipart"
+    elif call.content_type:
+        kwargs["content_type"] = call.content_type
+    elif data is not None and row.api:
+        kwargs["format"] = "json"
+    if row.query:
+        url = f"{url}?{row.query}"
+    return getattr(client, call.method)(url, data, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "row", "call", "role"),
+    list(cells()),
+    ids=[f"{call.method} {pattern or '/'} as {role}" for pattern, _, call, role in cells()],
+)
+def test_cell(world, pattern, row, call, role):
+    name = next(route.name for route in routes() if route.pattern == pattern)
+    url = row.url(world) if row.url else reverse(name, kwargs=row.kwargs(world))
+    response = send(world, row, call, role, url)
+    assert response.status_code == call.expected[role], getattr(response, "content", b"")[:300]
+
+
+def admin_object_id(model) -> object:
+    if model is TokenProxy:
+        return Token.objects.values_list("user_id", flat=True).first()  # its admin maps users
+    return model._default_manager.order_by("pk").values_list("pk", flat=True).first()
+
+
+@pytest.mark.parametrize(
+    ("pattern", "name", "role"),
+    list(admin_cells()),
+    ids=[f"get {pattern} as {role}" for pattern, _, role in admin_cells()],
+)
+def test_admin_model_page(world, pattern, name, role):
+    route = next(route for route in routes() if route.pattern == pattern)
+    model = model_admin_of(route).model
+    kind = name.rsplit("_", 1)[-1] if name else None
+    kwargs = {"object_id": admin_object_id(model)} if "object_id" in pattern else {}
+    if name:
+        url = reverse(name, kwargs=kwargs)
+    else:
+        url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+        url = f"{url}{kwargs['object_id']}/"
+    expected = ADMIN_MODEL_PAGES[kind]
+    if kind == "add" and model in NO_ADD:
+        expected = 403
+    response = client_for(world, role, api=False).get(url)
+    assert response.status_code == (expected if role == STAFF else 302)
+
+
+# The websocket route: who may open it, and who hears the team recording's progress.
+WEBSOCKET_ROWS = {
+    "ws/jobs/": {
+        **{role: "hears" for role in ROLES},
+        ANONYMOUS: 4401,  # closed: anonymous sockets are refused
+        OUTSIDER: "hears nothing",
+        STAFF: "hears nothing",
+    },
+}
+
+
+def test_every_websocket_route_has_a_row():
+    assert {str(route.pattern) for route in websocket_urlpatterns} == set(WEBSOCKET_ROWS)
+
+
+def hears_the_team(world: World, role: str) -> str | int:
+    """What `role`'s socket gets while the team recording's job reports progress."""
+    user = world.users.get(role)
+    headers = [HOST, ORIGIN, session_cookie(user)] if user else [HOST, ORIGIN]
+
+    async def listen():
+        communicator = WebsocketCommunicator(application, "/ws/jobs/", headers=headers)
+        connected, code = await communicator.connect()
+        if not connected:
+            return code
+        await database_sync_to_async(progress.publish)(world.job)
+        heard = not await communicator.receive_nothing(timeout=0.5)
+        await communicator.disconnect()
+        return "hears" if heard else "hears nothing"
+
+    return async_to_sync(listen)()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("role", ROLES)
+def test_websocket_cell(world, role):
+    assert hears_the_team(world, role) == WEBSOCKET_ROWS["ws/jobs/"][role]
