@@ -2,7 +2,11 @@
 
 import pytest
 
+from accounts.models import Role
+from accounts.services import membership_add, team_create
 from tests.audio_files import speech
+from tests.conftest import api_client_for
+from tests.factories import UserFactory
 from transcription.models import HotwordList, Job
 
 pytestmark = pytest.mark.django_db
@@ -88,3 +92,62 @@ def test_a_model_that_ignores_hotwords_says_so(alice_api, settings):
         "sensevoice-small": None,
         "paraformer-zh": "native",
     }
+
+
+@pytest.fixture
+def team(alice, bob):
+    """alice owns it, bob is a plain member."""
+    team = team_create(creator=alice, name="Team")
+    membership_add(team=team, user=bob, role=Role.MEMBER)
+    return team
+
+
+def test_a_teams_lists_join_the_jobs_of_its_recordings_only(alice, bob, bob_api, alice_api, team):
+    created = alice_api.post(
+        "/api/hotword-lists/", {"name": "product", "words": "Voxa", "team": team.pk}, format="json"
+    )
+    assert created.status_code == 201, created.json()
+    HotwordList.objects.create(owner=bob, name="mine", words="Bob")
+
+    in_team = upload(bob_api, hotwords="typed", team=team.pk)
+    personal = upload(bob_api, hotwords="typed")
+
+    assert in_team["hotwords"] == ["typed", "Bob", "Voxa"]
+    assert personal["hotwords"] == ["typed", "Bob"]
+
+
+def test_members_read_a_teams_lists_its_owners_and_admins_change_them(
+    alice, bob_api, alice_api, team
+):
+    saved = HotwordList.objects.create(owner=alice, team=team, name="product", words="Voxa")
+    url = f"/api/hotword-lists/{saved.pk}/"
+    outsider = UserFactory(username="carol")
+    outsider_api = api_client_for(outsider)
+
+    assert [row["name"] for row in bob_api.get("/api/hotword-lists/").json()["results"]] == [
+        "product"
+    ]
+    assert bob_api.patch(url, {"words": "Other"}, format="json").status_code == 403
+    assert bob_api.delete(url).status_code == 403
+    denied = bob_api.post(
+        "/api/hotword-lists/", {"name": "more", "words": "x", "team": team.pk}, format="json"
+    )
+    assert denied.status_code == 403
+    assert "owners and admins" in denied.json()["detail"]
+    assert outsider_api.get(url).status_code == 404
+    not_member = outsider_api.post(
+        "/api/hotword-lists/", {"name": "x", "words": "x", "team": team.pk}, format="json"
+    )
+    assert not_member.status_code == 400
+    assert alice_api.patch(url, {"words": "Voxa\nFunASR"}, format="json").status_code == 200
+    assert alice_api.delete(url).status_code == 204
+
+
+def test_a_team_list_name_is_unique_in_the_team_not_across_it(alice, alice_api, team):
+    HotwordList.objects.create(owner=alice, name="product", words="Mine")
+    fields = {"name": "product", "words": "Voxa", "team": team.pk}
+
+    assert alice_api.post("/api/hotword-lists/", fields, format="json").status_code == 201
+    again = alice_api.post("/api/hotword-lists/", fields, format="json")
+    assert again.status_code == 400
+    assert again.json()["name"] == ["The team already has a list with this name."]

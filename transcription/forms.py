@@ -20,7 +20,8 @@ class HotwordListForm(forms.ModelForm):
 
     def clean_name(self) -> str:
         name = self.cleaned_data["name"]
-        if HotwordList.objects.filter(owner=self.instance.owner, name=name).exists():
+        own_lists = HotwordList.objects.filter(owner=self.instance.owner, team__isnull=True)
+        if own_lists.filter(name=name).exists():
             raise forms.ValidationError("You already have a list with this name.")
         return name
 

@@ -95,8 +95,22 @@ def team_for(user: AbstractBaseUser, team_id: object) -> Team | None:
 
 
 def hotword_lists_for(user: AbstractBaseUser) -> QuerySet[HotwordList]:
-    """The user's own lists (a team's are reached through the team)."""
+    """The user's own lists."""
     return HotwordList.objects.filter(owner=user, team__isnull=True)
+
+
+def hotword_lists_visible_to(user: AbstractBaseUser) -> QuerySet[HotwordList]:
+    """The user's own lists and those of their teams."""
+    return HotwordList.objects.filter(
+        Q(owner=user, team__isnull=True) | Q(team__in=member_team_ids(user))
+    )
+
+
+def hotword_lists_managed_by(user: AbstractBaseUser) -> QuerySet[HotwordList]:
+    """The user's own lists, and their teams' where they are an owner or admin."""
+    return HotwordList.objects.filter(
+        Q(owner=user, team__isnull=True) | Q(team__in=managed_team_ids(user))
+    )
 
 
 def team_hotword_lists(team: Team) -> QuerySet[HotwordList]:

@@ -198,19 +198,43 @@ class UploadCreateSerializer(serializers.Serializer):
 
 
 class HotwordListSerializer(serializers.ModelSerializer):
+    # A team of the user's: the list is the team's (set when it is made, then fixed).
+    team = serializers.IntegerField(source="team_id", required=False, allow_null=True)
+
     class Meta:
         model = HotwordList
-        fields = ["id", "name", "words", "active", "created_at"]
+        fields = ["id", "name", "words", "active", "team", "created_at"]
         read_only_fields = ["id", "created_at"]
 
     def validate_words(self, words: str) -> str:
         return "\n".join(clean_hotwords(words))
 
-    def validate_name(self, name: str) -> str:
-        owner = self.context["request"].user
-        taken = HotwordList.objects.filter(owner=owner, name=name)
+    def validate(self, attrs: dict) -> dict:
+        if self.instance is not None:
+            attrs.pop("team_id", None)
+            team = self.instance.team
+        else:
+            team = self._team(attrs.pop("team_id", None))
+            attrs["team"] = team
+        if "name" in attrs:
+            self._check_name_free(attrs["name"], team)
+        return attrs
+
+    def _team(self, team_id: int | None) -> Team | None:
+        if team_id is None:
+            return None
+        team = team_for(self.context["request"].user, team_id)
+        if team is None:
+            raise serializers.ValidationError({"team": f"You are not a member of team {team_id}."})
+        return team
+
+    def _check_name_free(self, name: str, team: Team | None) -> None:
+        if team is None:
+            taken = HotwordList.objects.filter(owner=self.context["request"].user, team=None)
+        else:
+            taken = HotwordList.objects.filter(team=team)
         if self.instance is not None:
             taken = taken.exclude(pk=self.instance.pk)
-        if taken.exists():
-            raise serializers.ValidationError("You already have a list with this name.")
-        return name
+        if taken.filter(name=name).exists():
+            whose = "You already have" if team is None else "The team already has"
+            raise serializers.ValidationError({"name": f"{whose} a list with this name."})

@@ -313,14 +313,30 @@ class OptionsView(APIView):
         )
 
 
+class ListStewardOrReadOnly(BasePermission):
+    """A team's lists are read by its members and changed by its owners and admins."""
+
+    message = "Only the team's owners and admins can change its hotword lists."
+
+    def has_object_permission(self, request: Request, view: APIView, obj: object) -> bool:
+        if request.method in SAFE_METHODS:
+            return True
+        return selectors.hotword_lists_managed_by(request.user).filter(pk=obj.pk).exists()
+
+
 class HotwordListViewSet(viewsets.ModelViewSet):
-    """The user's saved hotword lists; active ones are added to each new job."""
+    """Saved hotword lists: the user's own (`team` null), added to each new job of theirs, and
+    their teams', added to each job of the team's recordings. Only active lists are added."""
 
     serializer_class = HotwordListSerializer
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    permission_classes = [IsAuthenticated, ListStewardOrReadOnly]
 
     def get_queryset(self):
-        return selectors.hotword_lists_for(self.request.user)
+        return selectors.hotword_lists_visible_to(self.request.user).order_by("team", "name")
 
     def perform_create(self, serializer: HotwordListSerializer) -> None:
+        team = serializer.validated_data.get("team")
+        if team is not None and not selectors.managed_team_ids(self.request.user).filter(team=team):
+            raise PermissionDenied(ListStewardOrReadOnly.message)
         serializer.save(owner=self.request.user)
