@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
 from django.urls import reverse
 from rest_framework import serializers
 
@@ -7,6 +8,16 @@ from gpu_engine.presets import LANGUAGES, language_refusal
 from transcription.hotwords import clean_hotwords, hotwords_note
 from transcription.models import HotwordList, Job, JobStatus, Recording, Segment, Upload
 from transcription.selectors import team_for
+
+
+def member_team(user: AbstractBaseUser, team_id: int | None) -> Team | None:
+    """The team `team_id` names, the user being one of its members; None for None."""
+    if team_id is None:
+        return None
+    team = team_for(user, team_id)
+    if team is None:
+        raise serializers.ValidationError(f"You are not a member of team {team_id}.")
+    return team
 
 
 class RecordingSerializer(serializers.ModelSerializer):
@@ -138,12 +149,7 @@ class UploadOptionsSerializer(serializers.Serializer):
     private = serializers.BooleanField(default=False)
 
     def validate_team(self, team_id: int | None) -> Team | None:
-        if team_id is None:
-            return None
-        team = team_for(self.context["request"].user, team_id)
-        if team is None:
-            raise serializers.ValidationError(f"You are not a member of team {team_id}.")
-        return team
+        return member_team(self.context["request"].user, team_id)
 
     def validate_model(self, model: str) -> str:
         if model not in settings.ASR_ENABLED_MODELS:
@@ -209,24 +215,20 @@ class HotwordListSerializer(serializers.ModelSerializer):
     def validate_words(self, words: str) -> str:
         return "\n".join(clean_hotwords(words))
 
+    def validate_team(self, team_id: int | None) -> Team | int | None:
+        if self.instance is not None:
+            return team_id  # fixed once made: ignored below
+        return member_team(self.context["request"].user, team_id)
+
     def validate(self, attrs: dict) -> dict:
         if self.instance is not None:
             attrs.pop("team_id", None)
             team = self.instance.team
         else:
-            team = self._team(attrs.pop("team_id", None))
-            attrs["team"] = team
+            team = attrs["team"] = attrs.pop("team_id", None)
         if "name" in attrs:
             self._check_name_free(attrs["name"], team)
         return attrs
-
-    def _team(self, team_id: int | None) -> Team | None:
-        if team_id is None:
-            return None
-        team = team_for(self.context["request"].user, team_id)
-        if team is None:
-            raise serializers.ValidationError({"team": f"You are not a member of team {team_id}."})
-        return team
 
     def _check_name_free(self, name: str, team: Team | None) -> None:
         if team is None:
