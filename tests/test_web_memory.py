@@ -128,6 +128,21 @@ def test_a_2_gib_upload_in_chunks_keeps_the_web_process_small(web, tmp_path, cap
     assert api.call("DELETE", f"/api/recordings/{job['recording']['id']}/")[0] == 204
 
 
+def read_answer(sock: socket.socket) -> bytes:
+    """The server's whole answer, up to its closing the connection: the headers and the body
+    may come in separate packets, and one recv() can return the headers alone."""
+    answer = b""
+    sock.settimeout(2)
+    try:
+        while chunk := sock.recv(65536):
+            answer += chunk
+    except (TimeoutError, ConnectionResetError):
+        pass  # a reset after a refusal can lose what had not been read yet
+    finally:
+        sock.settimeout(None)
+    return answer
+
+
 def stream_anonymous_post(url: str, headers: str, piece: bytes, total: int) -> tuple[bytes, int]:
     """POSTs up to `total` bytes to /api/recordings/ without credentials, reading the answer as
     soon as one comes; returns the answer (empty if the connection was reset first) and how
@@ -139,10 +154,10 @@ def stream_anonymous_post(url: str, headers: str, piece: bytes, total: int) -> t
         try:
             # A server that refuses on the headers alone answers before any body is sent.
             if select.select([sock], [], [], 2)[0]:
-                answer = sock.recv(65536)
+                answer = read_answer(sock)
             while sent < total:
                 if not answer and select.select([sock], [], [], 0)[0]:
-                    answer = sock.recv(65536)
+                    answer = read_answer(sock)
                 sock.sendall(piece)
                 sent += len(piece)
         except (BrokenPipeError, ConnectionResetError):
