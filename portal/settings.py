@@ -367,7 +367,16 @@ EMAIL_URL = env("EMAIL_URL", default="")
 PASSWORD_RESET_ENABLED = bool(EMAIL_URL)
 if PASSWORD_RESET_ENABLED:
     vars().update(env.email_url("EMAIL_URL"))  # EMAIL_BACKEND, EMAIL_HOST...: django-environ's way
+else:
+    # Invitations are still sent: to the log, where whoever runs the portal can copy the link.
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="voxa@localhost")
+
+# Teams. Open sign-up (anyone may create an account) is off: accounts come from the admin or from
+# an invitation. Personal workspaces' quotas; unset: unlimited (a team's own are set in the admin).
+ALLOW_SIGNUP = env.bool("ALLOW_SIGNUP", default=False)
+PERSONAL_MONTHLY_AUDIO_HOURS = env.float("PERSONAL_MONTHLY_AUDIO_HOURS", default=None)
+PERSONAL_STORAGE_GB = env.float("PERSONAL_STORAGE_GB", default=None)
 
 # Content Security Policy (django-csp): scripts, styles and everything else from this origin
 # only; no inline script or style anywhere (the page tests check it).

@@ -9,6 +9,7 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("api/", include("transcription.api.urls")),
+    path("", include("accounts.team_urls")),
     path("", include("transcription.urls")),
 ]
 

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
 from accounts.api.views import TokenView
@@ -24,4 +24,5 @@ urlpatterns = [
     path("options/", OptionsView.as_view(), name="options"),
     path("search/", SearchView.as_view(), name="search"),
     *router.urls,
+    path("", include("accounts.api.urls")),
 ]

@@ -1,0 +1,3 @@
+"""The teams API, under /api/ in the api namespace."""
+
+urlpatterns: list = []

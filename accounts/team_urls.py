@@ -1,0 +1,3 @@
+"""The team pages and the invitation page."""
+
+urlpatterns: list = []
