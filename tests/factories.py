@@ -3,6 +3,7 @@ from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
+from accounts.models import Membership, Role, Team
 from tests.audio_files import speech
 from transcription.models import Job, JobStatus, Recording, Segment
 
@@ -14,6 +15,23 @@ class UserFactory(factory.django.DjangoModelFactory):
 
     username = factory.Sequence(lambda n: f"user{n}")
     password = factory.django.Password("pw-for-tests")
+    email = factory.LazyAttribute(lambda o: f"{o.username}@example.com")
+
+
+class TeamFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Team
+
+    name = factory.Sequence(lambda n: f"Team {n}")
+
+
+class MembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Membership
+
+    team = factory.SubFactory(TeamFactory)
+    user = factory.SubFactory(UserFactory)
+    role = Role.MEMBER
 
 
 class RecordingFactory(factory.django.DjangoModelFactory):
