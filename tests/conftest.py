@@ -1,8 +1,9 @@
-"""Shared fixtures: standing users, and the real processes (Celery worker, uvicorn) for
-end-to-end tests."""
+"""Shared fixtures: standing users, the real processes (Celery worker, uvicorn) for end-to-end
+tests, and the browser that drives the pages."""
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -10,6 +11,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -18,10 +20,12 @@ import redis
 from celery import Celery
 from django.conf import settings
 from django.core.management import call_command
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from tests.factories import UserFactory
+from transcription import progress
 from transcription.models import Job
 
 REPO = Path(__file__).resolve().parent.parent
@@ -253,3 +257,77 @@ def portal_server(process_env, tmp_path_factory) -> Iterator[str]:
     log = tmp_path_factory.mktemp("web") / "web.log"
     with serve_portal({**process_env, "UPLOAD_CHUNK_MB": BROWSER_CHUNK_MB}, log) as url:
         yield url
+
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
+BROWSER_PASSWORD = "pw-for-browser-tests"
+
+
+# Module scope: Playwright keeps an event loop in this thread while it runs, which would break
+# async_to_sync in the tests that come after this module.
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    # Playwright's sync API keeps an event loop running in this thread, which makes Django
+    # refuse ORM calls; the test's own ORM calls are plain synchronous code all the same.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            yield browser
+            browser.close()
+    finally:
+        if previous is None:
+            del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@contextmanager
+def open_page(browser: Browser, **context_options: object) -> Iterator[Page]:
+    """A page in a browser context of its own (its own cookies: another user may log in)."""
+    context = browser.new_context(accept_downloads=True, **context_options)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    # The pages run under a strict Content Security Policy: anything it blocks fails the test.
+    blocked = []
+    page.on(
+        "console",
+        lambda message: "Content Security Policy" in message.text and blocked.append(message.text),
+    )
+    yield page
+    context.close()
+    assert blocked == []
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    with open_page(browser) as page:
+        yield page
+
+
+def publish(job) -> None:
+    # async_to_sync refuses to run in the thread where Playwright's event loop lives.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(progress.publish, job).result()
+
+
+def wait_for_page(page: Page, predicate: str, arg: object = None, timeout_s: float = 15) -> None:
+    """Polls `predicate` (a JS function) from here: page.wait_for_function polls with eval,
+    which the pages' Content Security Policy forbids."""
+    wait_until(lambda: page.evaluate(predicate, arg), timeout_s)
+
+
+def log_in(page: Page, base_url: str, username: str) -> None:
+    page.goto(f"{base_url}/")
+    expect(page).to_have_url(re.compile(r"/accounts/login/"))
+    page.fill("#id_username", username)
+    page.fill("#id_password", BROWSER_PASSWORD)
+    page.click("[data-testid=login-submit]")
+    expect(page).to_have_url(f"{base_url}/")
+    expect(page.get_by_test_id("nav-username")).to_have_text(username)

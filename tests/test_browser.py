@@ -1,96 +1,28 @@
 """The pages in a real browser, against uvicorn and a real Celery worker running whisper-base."""
 
-import os
 import re
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import srt
-from playwright.sync_api import Browser, Page, Route, WebSocketRoute, expect, sync_playwright
+from playwright.sync_api import Route, WebSocketRoute, expect
 
 from tests.audio_files import speech
-from tests.conftest import BROWSER_CHUNK_MB, wait_until
+from tests.conftest import BROWSER_CHUNK_MB, BROWSER_PASSWORD, log_in, publish, wait_for_page
 from tests.factories import JobFactory, SucceededJobFactory
-from transcription import progress, services
+from transcription import services
 from transcription.models import Recording, Upload
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 CLIP = speech("en_librispeech_1995-1837-0001.wav")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-]
 JOB_TIMEOUT_MS = 300_000
-PASSWORD = "pw-for-browser-tests"
-
-
-# Module scope: Playwright keeps an event loop in this thread while it runs, which would break
-# async_to_sync in the tests that come after this module.
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    # Playwright's sync API keeps an event loop running in this thread, which makes Django
-    # refuse ORM calls; the test's own ORM calls are plain synchronous code all the same.
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-            yield browser
-            browser.close()
-    finally:
-        if previous is None:
-            del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(accept_downloads=True)
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    # The pages run under a strict Content Security Policy: anything it blocks fails the test.
-    blocked = []
-    page.on(
-        "console",
-        lambda message: "Content Security Policy" in message.text and blocked.append(message.text),
-    )
-    yield page
-    context.close()
-    assert blocked == []
-
-
-def publish(job) -> None:
-    # async_to_sync refuses to run in the thread where Playwright's event loop lives.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pool.submit(progress.publish, job).result()
-
-
-def wait_for_page(page: Page, predicate: str, arg: object = None, timeout_s: float = 15) -> None:
-    """Polls `predicate` (a JS function) from here: page.wait_for_function polls with eval,
-    which the pages' Content Security Policy forbids."""
-    wait_until(lambda: page.evaluate(predicate, arg), timeout_s)
-
-
-def log_in(page: Page, base_url: str, username: str) -> None:
-    page.goto(f"{base_url}/")
-    expect(page).to_have_url(re.compile(r"/accounts/login/"))
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("[data-testid=login-submit]")
-    expect(page).to_have_url(f"{base_url}/")
-    expect(page.get_by_test_id("nav-username")).to_have_text(username)
 
 
 def test_upload_transcribe_play_and_export(
     portal_server, celery_worker, django_user_model, page, tmp_path
 ):
-    django_user_model.objects.create_user("carol", password=PASSWORD)
+    django_user_model.objects.create_user("carol", password=BROWSER_PASSWORD)
     log_in(page, portal_server, "carol")
     expect(page.locator("#model option")).not_to_have_count(0)
 
@@ -151,7 +83,7 @@ def test_upload_transcribe_play_and_export(
 def test_upload_page_offers_only_the_languages_the_model_can_be_told(
     portal_server, django_user_model, page
 ):
-    django_user_model.objects.create_user("erin", password=PASSWORD)
+    django_user_model.objects.create_user("erin", password=BROWSER_PASSWORD)
     log_in(page, portal_server, "erin")
     language = page.locator("#language")
     page.select_option("#model", "whisper-base")
@@ -172,7 +104,7 @@ CHUNK_URL = re.compile(r"/api/uploads/[0-9a-f-]+/$")
 def test_a_file_goes_up_in_chunks_and_a_lost_chunk_is_sent_again(
     portal_server, django_user_model, page
 ):
-    django_user_model.objects.create_user("gina", password=PASSWORD)
+    django_user_model.objects.create_user("gina", password=BROWSER_PASSWORD)
     log_in(page, portal_server, "gina")
     offsets = []
 
@@ -203,7 +135,7 @@ def test_a_file_goes_up_in_chunks_and_a_lost_chunk_is_sent_again(
 def test_an_upload_that_keeps_failing_is_given_up_with_a_clear_message(
     portal_server, django_user_model, page
 ):
-    django_user_model.objects.create_user("hank", password=PASSWORD)
+    django_user_model.objects.create_user("hank", password=BROWSER_PASSWORD)
     page.clock.install()
     log_in(page, portal_server, "hank")
 
@@ -238,7 +170,7 @@ def test_an_upload_that_keeps_failing_is_given_up_with_a_clear_message(
 
 
 def test_pages_follow_a_job_live_without_reloading(portal_server, django_user_model, page):
-    user = django_user_model.objects.create_user("dave", password=PASSWORD)
+    user = django_user_model.objects.create_user("dave", password=BROWSER_PASSWORD)
     job = JobFactory(recording__owner=user, recording__name="standup.wav")
     log_in(page, portal_server, "dave")
 
@@ -271,7 +203,7 @@ def test_pages_follow_a_job_live_without_reloading(portal_server, django_user_mo
 
 
 def test_progress_is_polled_while_the_websocket_is_down(portal_server, django_user_model, page):
-    user = django_user_model.objects.create_user("erin", password=PASSWORD)
+    user = django_user_model.objects.create_user("erin", password=BROWSER_PASSWORD)
     job = JobFactory(recording__owner=user)
 
     def refuse(ws: WebSocketRoute) -> None:
@@ -290,7 +222,7 @@ def test_progress_is_polled_while_the_websocket_is_down(portal_server, django_us
 
 
 def test_a_search_result_opens_the_recording_at_that_moment(portal_server, django_user_model, page):
-    user = django_user_model.objects.create_user("frank", password=PASSWORD)
+    user = django_user_model.objects.create_user("frank", password=BROWSER_PASSWORD)
     job = SucceededJobFactory(
         recording__owner=user,
         recording__name="retro.wav",
@@ -315,7 +247,7 @@ def test_a_search_result_opens_the_recording_at_that_moment(portal_server, djang
 def test_repeated_failed_logins_lock_the_login_with_a_clear_message(
     portal_server, django_user_model, page, settings
 ):
-    django_user_model.objects.create_user("gina", password=PASSWORD)
+    django_user_model.objects.create_user("gina", password=BROWSER_PASSWORD)
     page.goto(f"{portal_server}/accounts/login/")
 
     def attempt(password: str) -> None:
@@ -328,6 +260,6 @@ def test_repeated_failed_logins_lock_the_login_with_a_clear_message(
         expect(page.get_by_test_id("login-error")).to_be_visible()
     attempt("wrong")
     expect(page.get_by_test_id("login-locked")).to_contain_text("Try again in")
-    attempt(PASSWORD)  # the right password, while locked
+    attempt(BROWSER_PASSWORD)  # the right password, while locked
     expect(page.get_by_test_id("login-locked")).to_be_visible()
     expect(page).to_have_url(re.compile(r"/accounts/login/"))
