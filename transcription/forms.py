@@ -1,7 +1,9 @@
 from django import forms
+from django.contrib.auth.models import AbstractBaseUser
 
 from transcription.hotwords import clean_hotwords
 from transcription.models import HotwordList
+from transcription.selectors import teams_for
 
 
 class HotwordListForm(forms.ModelForm):
@@ -32,3 +34,23 @@ class SearchForm(forms.Form):
         max_length=200,
         error_messages={"required": "Type a word or phrase to search for."},
     )
+
+
+class RecordingMoveForm(forms.Form):
+    """Into one of the user's teams: the choices are those teams, so no other can be named."""
+
+    team = forms.ModelChoiceField(
+        queryset=None,
+        empty_label=None,
+        error_messages={"invalid_choice": "You are not a member of that team."},
+        widget=forms.Select(attrs={"data-testid": "move-team"}),
+    )
+    private = forms.BooleanField(
+        required=False,
+        label="Private (only you and the team's admins)",
+        widget=forms.CheckboxInput(attrs={"data-testid": "move-private"}),
+    )
+
+    def __init__(self, *args, user: AbstractBaseUser, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["team"].queryset = teams_for(user)

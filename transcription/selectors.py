@@ -74,6 +74,12 @@ def recordings_managed_by(user: AbstractBaseUser) -> QuerySet[Recording]:
     return Recording.objects.filter(_managed(user))
 
 
+def may_move(user: AbstractBaseUser, recording: Recording) -> bool:
+    """Only its uploader moves a recording, and only out of their personal workspace (into a team
+    of theirs): a team's recording stays in the team."""
+    return recording.team_id is None and recording.owner_id == user.pk
+
+
 def jobs_for(user: AbstractBaseUser) -> QuerySet[Job]:
     return Job.objects.filter(_visible(user, "recording__")).select_related("recording__owner")
 

@@ -1,15 +1,19 @@
 """Pages: thin server-rendered shells; their data comes from the API through static/js."""
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_POST
 
-from transcription import selectors
-from transcription.forms import HotwordListForm, SearchForm
+from transcription import selectors, services
+from transcription.forms import HotwordListForm, RecordingMoveForm, SearchForm
 from transcription.hotwords import hotwords_note
+from transcription.models import Recording
+from transcription.workspaces import active_workspace, workspace_of
 
 SEARCH_PAGE_SIZE = 50
 
@@ -41,8 +45,39 @@ def recording(request: HttpRequest, pk: int) -> HttpResponse:
             "hotwords_note": hotwords_note(latest_job.model)
             if latest_job and latest_job.hotwords
             else "",
+            "home": workspace_of(recording),
+            "move_form": _move_form(request, recording),
         },
     )
+
+
+def _move_form(request: HttpRequest, recording: Recording) -> RecordingMoveForm | None:
+    """Offered to the uploader of a personal recording who is in a team to move it to."""
+    if not selectors.may_move(request.user, recording):
+        return None
+    form = RecordingMoveForm(user=request.user)
+    return form if form.fields["team"].queryset.exists() else None
+
+
+@login_required
+@require_POST
+def recording_move(request: HttpRequest, pk: int) -> HttpResponse:
+    recording = get_object_or_404(selectors.recordings_for(request.user), pk=pk)
+    if not selectors.may_move(request.user, recording):
+        raise PermissionDenied(
+            "Only its uploader moves a recording, out of their personal workspace."
+        )
+    form = RecordingMoveForm(request.POST, user=request.user)
+    if form.is_valid():
+        team = form.cleaned_data["team"]
+        services.recording_move(
+            recording=recording, team=team, private=form.cleaned_data["private"]
+        )
+        messages.success(request, f"“{recording.name}” moved to Team: {team.name}.")
+    else:
+        for error in form.errors.values():
+            messages.error(request, " ".join(error))
+    return redirect("recording", pk=recording.pk)
 
 
 @login_required
@@ -50,7 +85,9 @@ def search(request: HttpRequest) -> HttpResponse:
     form = SearchForm(request.GET or None)
     hits = None
     if form.is_valid():
-        matches = selectors.transcript_matches(request.user, form.cleaned_data["q"])
+        matches = selectors.transcript_matches(
+            request.user, form.cleaned_data["q"], active_workspace(request).scope
+        )
         hits = Paginator(matches, SEARCH_PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "transcription/search.html", {"form": form, "hits": hits})
 

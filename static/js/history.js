@@ -1,4 +1,4 @@
-// History page: the user's recordings with their latest job, status cells kept live.
+// History page: the active workspace's recordings with their latest job, status cells kept live.
 import {
   JobWatcher,
   api,
@@ -17,6 +17,8 @@ const table = document.getElementById("recordings-table");
 const empty = document.getElementById("history-empty");
 const moreButton = document.getElementById("load-more");
 const errorBox = document.getElementById("history-error");
+// The socket carries every workspace of the user's; this page shows one (its team id, or null).
+const team = root.dataset.team ? Number(root.dataset.team) : null;
 
 const rows = new Map(); // recording id -> {recording, job, cells}
 let nextPage = null;
@@ -36,7 +38,7 @@ reload();
 async function reload() {
   rows.clear();
   tbody.replaceChildren();
-  await loadPage("recordings/");
+  await loadPage(`recordings/?workspace=${encodeURIComponent(root.dataset.workspace)}`);
 }
 
 async function loadPage(url) {
@@ -64,6 +66,7 @@ function showError(text) {
 
 // Another tab (or the API) started a job for a recording this page does not show yet.
 function onOtherEvent(payload) {
+  if (payload.team !== team) return; // another workspace's
   const entry = rows.get(payload.recording);
   if (entry) {
     watcher.track({ id: payload.job, status: payload.status });
@@ -163,6 +166,10 @@ function languageOf(job) {
 function showJob(job) {
   const entry = rows.get(job.recording.id);
   if (!entry || (entry.job && job.id < entry.job.id)) return;
+  if (job.recording.team !== team) {
+    dropRow(entry); // moved into a team since the page loaded
+    return;
+  }
   entry.job = job;
   entry.recording = { ...entry.recording, ...job.recording };
   fillRow(entry);
@@ -235,6 +242,10 @@ async function remove(entry) {
     showError(`Could not delete “${name}”: ${error.message}`);
     return;
   }
+  dropRow(entry);
+}
+
+function dropRow(entry) {
   if (entry.job) watcher.untrack(entry.job.id);
   rows.delete(entry.recording.id);
   entry.tr.remove();

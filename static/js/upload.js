@@ -36,11 +36,16 @@ loadOptions();
 async function loadOptions() {
   try {
     const options = await getOptions();
+    // The active team's defaults where it has them, else the site's.
+    const defaultModel = form.dataset.defaultModel || options.default_model;
+    const defaultLanguage = form.dataset.defaultLanguage || "auto";
     for (const model of options.models) {
-      modelSelect.append(new Option(model, model, false, model === options.default_model));
+      modelSelect.append(new Option(model, model, false, model === defaultModel));
     }
     languageSelect.replaceChildren(
-      ...options.languages.map(({ code, name }) => new Option(name, code, false, code === "auto")),
+      ...options.languages.map(
+        ({ code, name }) => new Option(name, code, false, code === defaultLanguage),
+      ),
     );
     modelHotwords = options.model_hotwords || {};
     modelLanguages = options.model_languages || {};
@@ -118,6 +123,11 @@ function currentOptions() {
     itn: document.getElementById("itn").checked ? "true" : "false",
   };
   if (modelSelect.value) options.model = modelSelect.value;
+  // Into the active workspace: a team's id, or none for the personal one.
+  if (form.dataset.team) {
+    options.team = Number(form.dataset.team);
+    options.private = document.getElementById("private").checked ? "true" : "false";
+  }
   return options;
 }
 

@@ -132,7 +132,7 @@ class RecordingViewSet(
             self._set_private(recording, changes["private"])
 
     def _move(self, recording: Recording, team_id: int, private: bool) -> None:
-        if recording.team_id is not None or recording.owner_id != self.request.user.pk:
+        if not selectors.may_move(self.request.user, recording):
             raise PermissionDenied(
                 "Only its uploader can move a recording, and only from their personal workspace."
             )
