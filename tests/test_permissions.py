@@ -147,6 +147,26 @@ ROWS: dict[str, Row] = {
     "hotwords/<int:pk>/delete/": Row(
         (Call("post", page_of(own(302))),), kwargs=lambda w: {"pk": w.hotword_list.pk}
     ),
+    "workspace/": Row(
+        (
+            Call(
+                "post",
+                page_of(team_sees(302)),
+                data=lambda w, role: {"workspace": w.team.pk, "next": "/history/"},
+            ),
+            Call("get", {**any_user(405), ANONYMOUS: 302}),
+        ),
+        why="switching to the team: its members go back to the page; others are told it does "
+        "not exist",
+    ),
+    "recordings/<int:pk>/move/": Row(
+        (
+            Call("post", page_of(own(302)), data=lambda w, role: {"team": w.team.pk}),
+            Call("get", {**any_user(405), ANONYMOUS: 302}),
+        ),
+        kwargs=lambda w: {"pk": RecordingFactory(owner=w.users[UPLOADER]).pk},
+        why="a personal recording of the uploader's: only they see it, and move it into the team",
+    ),
     # Accounts
     "accounts/login/": Row((Call("get", everyone(200)),)),
     "accounts/logout/": Row((Call("post", everyone(302)), Call("get", everyone(405)))),
