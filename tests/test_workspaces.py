@@ -296,3 +296,18 @@ def test_a_recording_is_moved_only_into_a_team_of_the_uploaders(alice_client, al
     assert [str(m) for m in get_messages(response.wsgi_request)] == [
         "You are not a member of that team."
     ]
+
+
+def test_the_api_moves_by_the_same_rule(alice_api, alice, research):
+    personal = RecordingFactory(owner=alice)
+    in_team = RecordingFactory(owner=alice, team=research)
+
+    def patch(recording):
+        return alice_api.patch(
+            f"/api/recordings/{recording.pk}/", {"team": research.pk}, format="json"
+        )
+
+    assert patch(personal).status_code == 200
+    assert patch(in_team).status_code == 403
+    personal.refresh_from_db()
+    assert personal.team == research
