@@ -7,10 +7,9 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from accounts.models import Role
-from accounts.services import membership_add, team_create
 from tests.audio_files import speech
 from tests.conftest import BROWSER_PASSWORD, TINY_MODEL, log_in, open_page
-from tests.factories import SucceededJobFactory
+from tests.factories import MembershipFactory, SucceededJobFactory, TeamFactory
 from transcription.models import Recording
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -40,9 +39,20 @@ def user(django_user_model, username: str):
     return django_user_model.objects.create_user(username, password=BROWSER_PASSWORD)
 
 
+def owned_team(owner, name: str, **fields: object):
+    # Factories, not the services: these would tell the owner's sockets (none is open yet) from
+    # the thread where Playwright's event loop runs, which async_to_sync refuses.
+    team = TeamFactory(name=name, **fields)
+    MembershipFactory(team=team, user=owner, role=Role.OWNER)
+    return team
+
+
 def switch_to(page: Page, label: str) -> None:
     """Picks a workspace in the header: the page submits the switcher by itself."""
-    page.get_by_test_id("workspace-switcher").select_option(label=label)
+    # Its script has run (it hides the button), so the change is listened for.
+    expect(page.get_by_test_id("workspace-submit")).to_be_hidden()
+    with page.expect_navigation():
+        page.get_by_test_id("workspace-switcher").select_option(label=label)
     expect(page.get_by_test_id("workspace-switcher").locator("option:checked")).to_have_text(label)
 
 
@@ -50,10 +60,8 @@ def test_an_upload_into_the_team_shows_live_in_a_teammates_history(
     portal_server, celery_worker, django_user_model, browser, page
 ):
     olga, pavel = user(django_user_model, "olga"), user(django_user_model, "pavel")
-    research = team_create(
-        creator=olga, name="Research", default_model=TINY_MODEL, default_itn=False
-    )
-    membership_add(team=research, user=pavel, role=Role.MEMBER)
+    research = owned_team(olga, "Research", default_model=TINY_MODEL, default_itn=False)
+    MembershipFactory(team=research, user=pavel, role=Role.MEMBER)
     SucceededJobFactory(recording__owner=pavel, recording__name="diary.wav")
 
     with open_page(browser) as teammate:
@@ -100,7 +108,7 @@ def test_a_recording_moved_into_a_team_leaves_the_personal_history_shown(
     portal_server, django_user_model, page
 ):
     rita = user(django_user_model, "rita")
-    research = team_create(creator=rita, name="Research")
+    research = owned_team(rita, "Research")
     job = SucceededJobFactory(recording__owner=rita, recording__name="interview.wav")
     log_in(page, portal_server, "rita")
     page.get_by_test_id("nav-history").click()
@@ -129,7 +137,7 @@ def test_a_recording_moved_into_a_team_leaves_the_personal_history_shown(
 
 def test_the_switcher_works_without_javascript(portal_server, django_user_model, browser):
     sara = user(django_user_model, "sara")
-    team_create(creator=sara, name="Research")
+    owned_team(sara, "Research")
     with open_page(browser, java_script_enabled=False) as page:
         page.goto(f"{portal_server}/accounts/login/")
         page.fill("#id_username", "sara")
@@ -158,8 +166,8 @@ def test_the_workspace_pages_fit_a_phone_and_a_desktop(
     portal_server, django_user_model, browser, tmp_path
 ):
     quinn = user(django_user_model, "quinn-with-a-longer-name")
-    long_team = team_create(creator=quinn, name="Research and Development")
-    team_create(creator=quinn, name="Sales")
+    long_team = owned_team(quinn, "Research and Development")
+    owned_team(quinn, "Sales")
     SucceededJobFactory(
         recording__owner=quinn,
         recording__team=long_team,
