@@ -175,6 +175,7 @@ def test_upload_page_preselects_the_teams_defaults(alice_client, research):
 
     form = re.search(r'<form id="upload-form"[^>]*>', content)[0]
     assert f'data-team="{research.pk}"' in form
+    assert "Files go into the team Research;" in content
     assert 'data-default-model="sensevoice-small"' in form
     assert 'data-default-language="de"' in form
     assert re.search(r'<input type="checkbox" id="itn" name="itn" data-testid="itn">', content)
@@ -190,6 +191,7 @@ def test_upload_page_in_the_personal_workspace_has_the_sites_defaults_and_no_pri
 
     form = re.search(r'<form id="upload-form"[^>]*>', content)[0]
     assert 'data-team=""' in form
+    assert "Files go into your personal workspace;" in content
     assert 'data-default-model=""' in form
     assert re.search(r'id="itn" name="itn" checked', content)
     assert 'data-testid="private"' not in content

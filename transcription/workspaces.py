@@ -34,6 +34,11 @@ class Workspace:
         return f"Team: {self.team.name}" if self.team else "Personal"
 
     @property
+    def in_words(self) -> str:
+        """For sentences: "Files go into ..."."""
+        return f"the team {self.team.name}" if self.team else "your personal workspace"
+
+    @property
     def choice_label(self) -> str:
         return f"{self.label} ({self.role})" if self.role else self.label
 
