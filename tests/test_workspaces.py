@@ -5,6 +5,7 @@ import re
 
 import pytest
 from django.contrib.messages import get_messages
+from django.test import Client
 from django.urls import reverse
 
 from accounts.models import Membership, Role
@@ -313,3 +314,12 @@ def test_the_api_moves_by_the_same_rule(alice_api, alice, research):
     assert patch(in_team).status_code == 403
     personal.refresh_from_db()
     assert personal.team == research
+
+
+def test_switching_needs_the_csrf_token(alice, research):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(alice)
+
+    assert switch(client, research.pk).status_code == 403
+
+    assert SESSION_KEY not in client.session
