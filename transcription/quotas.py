@@ -108,24 +108,26 @@ def usage(workspace: Team | str, user: AbstractBaseUser | None = None) -> Usage:
 
 
 def ensure_room(
-    workspace: Team | str, user: AbstractBaseUser, size_bytes: int, duration_s: float
+    workspace: Team | str, user: AbstractBaseUser, size_bytes: int, duration_s: float | None
 ) -> Usage:
     """Raise QuotaExceeded unless the workspace has room for a recording of this size and length.
 
     Call it inside the transaction that stores the recording: the team's row (the user's, for
     the personal workspace) stays locked until that commits, so two uploads at once are counted
-    one after the other and cannot both squeeze past a limit.
+    one after the other and cannot both squeeze past a limit. A "no key" lock: it waits only
+    for another such check (or a change of the row), never blocks rows merely referring to it.
     """
     if workspace == PERSONAL:
-        get_user_model().objects.select_for_update().get(pk=user.pk)
+        get_user_model().objects.select_for_update(no_key=True).get(pk=user.pk)
     else:
-        Team.objects.select_for_update().get(pk=workspace.pk)
+        Team.objects.select_for_update(no_key=True).get(pk=workspace.pk)
     now = usage(workspace, user)
     whose = "you have" if workspace == PERSONAL else "the team has"
     if now.storage_bytes_left is not None and size_bytes > now.storage_bytes_left:
         raise QuotaExceeded(
             f"This upload needs {filesizeformat(size_bytes)} of storage but {whose} "
-            f"{filesizeformat(now.storage_bytes_left)} left ({now.storage_gb_limit:g} GB in all).",
+            f"{filesizeformat(now.storage_bytes_left)} left "
+            f"({filesizeformat(now.storage_limit_bytes)} in all).",
             limit=Limit.STORAGE,
         )
     needed_h = (duration_s or 0.0) / HOUR_S
@@ -133,17 +135,17 @@ def ensure_room(
         raise QuotaExceeded(
             f"This upload needs {hours_text(needed_h)} of audio but {whose} "
             f"{hours_text(now.audio_hours_left)} left this month "
-            f"({now.audio_hours_limit:g} h a month).",
+            f"({hours_text(now.audio_hours_limit)} a month).",
             limit=Limit.AUDIO_HOURS,
         )
     return now
 
 
 def hours_text(hours: float) -> str:
-    """1.5 h; under an hour in minutes (12 min), under a minute in seconds: a short clip does
-    not read as "0.0 h"."""
+    """1.5 h, 10 h; under an hour in minutes (12 min), under a minute in seconds: a short clip
+    does not read as "0.0 h"."""
     if hours >= 1:
-        return f"{hours:.1f} h"
+        return f"{round(hours, 1):g} h"
     if hours * 60 >= 1:
         return f"{hours * 60:.0f} min"
     return f"{hours * HOUR_S:.0f} s"

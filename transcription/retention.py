@@ -23,15 +23,11 @@ def expired_audio_remove() -> int:
     removed = 0
     now = timezone.now()
     for team in Team.objects.filter(audio_retention_days__isnull=False):
-        expired = (
-            Recording.objects.filter(
-                team=team,
-                audio_removed_at__isnull=True,
-                created_at__lt=now - timedelta(days=team.audio_retention_days),
-            )
-            .exclude(jobs__status__in=ACTIVE_STATUSES)
-            .distinct()
-        )
+        expired = Recording.objects.filter(
+            team=team,
+            audio_removed_at__isnull=True,
+            created_at__lt=now - timedelta(days=team.audio_retention_days),
+        ).exclude(jobs__status__in=ACTIVE_STATUSES)
         for recording in expired:
             try:
                 services.recording_audio_remove(recording=recording)
