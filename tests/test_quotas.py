@@ -231,6 +231,30 @@ def test_announcing_over_the_personal_storage_is_refused(alice_api, settings, is
     assert_nothing_stored(isolated_storage)
 
 
+def test_announcing_in_a_month_with_no_hours_left_is_refused(alice_api, team, isolated_storage):
+    team.monthly_audio_hours = 10
+    team.save()
+    RecordingFactory(team=team, owner=UserFactory(), duration_s=10 * 3600)
+    before = files_left(isolated_storage)
+
+    response = announce(alice_api, team=team.pk)
+
+    assert response.status_code == 429
+    assert response.json() == {
+        "detail": "The team has no audio hours left this month (10 h a month)."
+    }
+    assert files_left(isolated_storage) == before
+    assert not Upload.objects.exists()
+
+
+def test_announcing_with_some_hours_left_is_let_in(alice_api, team):
+    team.monthly_audio_hours = 10
+    team.save()
+    RecordingFactory(team=team, owner=UserFactory(), duration_s=10 * 3600 - 1)
+
+    assert announce(alice_api, team=team.pk).status_code == 201
+
+
 def test_announcing_into_a_team_of_others_is_refused(alice_api):
     others = TeamFactory()
 

@@ -110,7 +110,9 @@ def usage(workspace: Team | str, user: AbstractBaseUser | None = None) -> Usage:
 def ensure_room(
     workspace: Team | str, user: AbstractBaseUser, size_bytes: int, duration_s: float | None
 ) -> Usage:
-    """Raise QuotaExceeded unless the workspace has room for a recording of this size and length.
+    """Raise QuotaExceeded unless the workspace has room for a recording of this size and length
+    (None: not known yet, as when a resumable upload is announced; then only a month with no
+    hours left at all is refused, since no file could fit).
 
     Call it inside the transaction that stores the recording: the team's row (the user's, for
     the personal workspace) stays locked until that commits, so two uploads at once are counted
@@ -130,18 +132,25 @@ def ensure_room(
             f"({filesizeformat(now.storage_limit_bytes)} in all).",
             limit=Limit.STORAGE,
         )
-    needed_h = (duration_s or 0.0) / HOUR_S
-    if now.audio_hours_left is not None and needed_h > now.audio_hours_left:
+    left = now.audio_hours_left
+    if left is None:
+        return now
+    a_month = f"({_hours_text(now.audio_hours_limit)} a month)"
+    if duration_s is None and left <= 0:
         raise QuotaExceeded(
-            f"This upload needs {hours_text(needed_h)} of audio but {whose} "
-            f"{hours_text(now.audio_hours_left)} left this month "
-            f"({hours_text(now.audio_hours_limit)} a month).",
+            f"{whose.capitalize()} no audio hours left this month {a_month}.",
+            limit=Limit.AUDIO_HOURS,
+        )
+    if duration_s is not None and duration_s / HOUR_S > left:
+        raise QuotaExceeded(
+            f"This upload needs {_hours_text(duration_s / HOUR_S)} of audio but {whose} "
+            f"{_hours_text(left)} left this month {a_month}.",
             limit=Limit.AUDIO_HOURS,
         )
     return now
 
 
-def hours_text(hours: float) -> str:
+def _hours_text(hours: float) -> str:
     """1.5 h, 10 h; under an hour in minutes (12 min), under a minute in seconds: a short clip
     does not read as "0.0 h"."""
     if hours >= 1:

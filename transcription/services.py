@@ -46,7 +46,7 @@ class Placement:
     private: bool = False
 
     @property
-    def workspace(self) -> "Team | str":
+    def workspace(self) -> Team | str:
         return self.team or PERSONAL
 
 

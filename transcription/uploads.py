@@ -78,8 +78,9 @@ def upload_create(
 ) -> Upload:
     """Announce a file of `size` bytes, for the personal workspace or `team`; its chunks follow.
     A user's unfinished uploads are bounded in number and in announced bytes, so that nobody
-    fills the disk, and a file the workspace has no storage left for is refused before a byte
-    is sent (quotas.QuotaExceeded). Its length is judged once it is complete."""
+    fills the disk; and a file the workspace has no storage left for, or any file in a month
+    with no hours left, is refused before a byte is sent (quotas.QuotaExceeded). Its length is
+    judged once it is complete."""
     if size > settings.MAX_UPLOAD_MB * MB:
         raise UploadTooLarge(f"the file is larger than the {settings.MAX_UPLOAD_MB} MB limit")
     with transaction.atomic():
@@ -96,7 +97,7 @@ def upload_create(
                 f"Your unfinished uploads would pass {settings.UPLOAD_PENDING_MAX_MB} MB: finish "
                 "or cancel some first."
             )
-        quotas.ensure_room(team or PERSONAL, owner, size_bytes=size, duration_s=0.0)
+        quotas.ensure_room(team or PERSONAL, owner, size_bytes=size, duration_s=None)
         upload = Upload.objects.create(
             owner=owner, name=services.upload_display_name(name), size=size
         )
