@@ -302,6 +302,7 @@ CELERY_TASK_QUEUES = [
 CELERY_TASK_ROUTES = {
     "transcription.requeue_stalled_jobs": {"queue": MAINTENANCE_QUEUE},
     "transcription.expire_uploads": {"queue": MAINTENANCE_QUEUE},
+    "transcription.remove_expired_audio": {"queue": MAINTENANCE_QUEUE},
 }
 # Celery beat, one per deployment, sends the janitor that requeues the jobs of workers that died
 # for good (their host gone): no restart of theirs will. A late janitor is dropped, not piled up.
@@ -314,6 +315,12 @@ CELERY_BEAT_SCHEDULE = {
     # Removes the chunked uploads abandoned for UPLOAD_EXPIRY_HOURS, and their partial files.
     "expire-uploads": {
         "task": "transcription.expire_uploads",
+        "schedule": 3600,
+        "options": {"expires": 3600},
+    },
+    # Deletes the audio that teams keep for audio_retention_days, once older; transcripts stay.
+    "remove-expired-audio": {
+        "task": "transcription.remove_expired_audio",
         "schedule": 3600,
         "options": {"expires": 3600},
     },

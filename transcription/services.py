@@ -17,10 +17,11 @@ from django.utils import timezone
 
 from accounts.models import Team
 from portal.celery import app as celery_app
-from transcription import broker, progress
+from transcription import broker, progress, quotas
 from transcription.hotwords import hotwords_for_job
 from transcription.models import Job, JobStatus, Recording, Segment
 from transcription.probe import RejectedUpload, probe_audio
+from transcription.selectors import PERSONAL
 
 logger = logging.getLogger(__name__)
 
@@ -44,11 +45,17 @@ class Placement:
     team: Team | None = None
     private: bool = False
 
+    @property
+    def workspace(self) -> Team | str:
+        return self.team or PERSONAL
+
 
 @dataclass(frozen=True)
 class Rejection:
     file: str
     reason: str
+    # The workspace's limit the file would pass; None: the file itself was refused.
+    over_quota: quotas.Limit | None = None
 
 
 def display_name(name: str) -> str:
@@ -84,6 +91,8 @@ def recordings_create(
                     owner=owner, upload=upload, name=name, options=options, placement=placement
                 )
             )
+        except quotas.QuotaExceeded as refusal:
+            rejected.append(Rejection(file=name, reason=str(refusal), over_quota=refusal.limit))
         except RejectedUpload as rejection:
             rejected.append(Rejection(file=name, reason=str(rejection)))
         except Exception:
@@ -122,6 +131,10 @@ def _recording_create(
     )
     try:
         with transaction.atomic():
+            # Before anything is stored; the workspace stays locked until this commits.
+            quotas.ensure_room(
+                placement.workspace, owner, size_bytes=upload.size, duration_s=info.duration_s
+            )
             # The upload itself, not a File around it: storage moves a file kept on disk
             # (temporary_file_path) instead of writing its bytes a second time.
             recording.file.save("original", upload, save=False)
@@ -180,6 +193,17 @@ def recording_delete(*, recording: Recording) -> None:
     recording.delete()
     for stored in files:
         _stored_file_delete(stored)
+
+
+def recording_audio_remove(*, recording: Recording) -> None:
+    """Delete the stored audio (original and playback copy) and mark it removed; the jobs,
+    transcripts and segments stay. The files go first: should marking fail, the next run
+    deletes nothing more and marks it then, where the other order could leave files for ever."""
+    for stored in (recording.file, recording.playback_file):
+        if stored:
+            _stored_file_delete(stored)
+    recording.audio_removed_at = timezone.now()
+    recording.save(update_fields=["audio_removed_at"])
 
 
 def _stored_file_delete(stored: FieldFile) -> None:

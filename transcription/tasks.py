@@ -4,7 +4,7 @@ from celery import shared_task
 from celery.signals import worker_init, worker_ready, worker_shutting_down
 from django.conf import settings
 
-from transcription import broker, runner, services, uploads
+from transcription import broker, retention, runner, services, uploads
 
 
 # A database that is down before the job is claimed: the task is tried again later; should that
@@ -30,6 +30,11 @@ def requeue_stalled_jobs() -> None:
 @shared_task(name="transcription.expire_uploads")
 def expire_uploads() -> None:
     uploads.uploads_expire()
+
+
+@shared_task(name="transcription.remove_expired_audio")
+def remove_expired_audio() -> None:
+    retention.expired_audio_remove()
 
 
 @worker_init.connect

@@ -17,8 +17,10 @@ from django.db import transaction
 from django.db.models import Count, F, Sum
 from django.utils import timezone
 
-from transcription import services
+from accounts.models import Team
+from transcription import quotas, services
 from transcription.models import Job, Upload, partial_upload_path
+from transcription.selectors import PERSONAL
 
 MB = 1024 * 1024
 # How much of a chunk is read from the request at once while it is appended.
@@ -71,9 +73,14 @@ class OffsetMismatch(UploadRefused):
         self.offset = offset
 
 
-def upload_create(*, owner: AbstractBaseUser, name: str, size: int) -> Upload:
-    """Announce a file of `size` bytes; its chunks follow. A user's unfinished uploads are
-    bounded in number and in announced bytes, so that nobody fills the disk."""
+def upload_create(
+    *, owner: AbstractBaseUser, name: str, size: int, team: Team | None = None
+) -> Upload:
+    """Announce a file of `size` bytes, for the personal workspace or `team`; its chunks follow.
+    A user's unfinished uploads are bounded in number and in announced bytes, so that nobody
+    fills the disk; and a file the workspace has no storage left for, or any file in a month
+    with no hours left, is refused before a byte is sent (quotas.QuotaExceeded). Its length is
+    judged once it is complete."""
     if size > settings.MAX_UPLOAD_MB * MB:
         raise UploadTooLarge(f"the file is larger than the {settings.MAX_UPLOAD_MB} MB limit")
     with transaction.atomic():
@@ -90,6 +97,7 @@ def upload_create(*, owner: AbstractBaseUser, name: str, size: int) -> Upload:
                 f"Your unfinished uploads would pass {settings.UPLOAD_PENDING_MAX_MB} MB: finish "
                 "or cancel some first."
             )
+        quotas.ensure_room(team or PERSONAL, owner, size_bytes=size, duration_s=None)
         upload = Upload.objects.create(
             owner=owner, name=services.upload_display_name(name), size=size
         )

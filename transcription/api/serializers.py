@@ -7,7 +7,8 @@ from accounts.models import Team
 from gpu_engine.presets import LANGUAGES, language_refusal
 from transcription.hotwords import clean_hotwords, hotwords_note
 from transcription.models import HotwordList, Job, JobStatus, Recording, Segment, Upload
-from transcription.selectors import team_for
+from transcription.quotas import Usage
+from transcription.selectors import PERSONAL, team_for
 
 
 def member_team(user: AbstractBaseUser, team_id: int | None) -> Team | None:
@@ -201,6 +202,27 @@ class UploadSerializer(serializers.ModelSerializer):
 class UploadCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=1000)
     size = serializers.IntegerField(min_value=0)
+    # The workspace it is for, as in POST /api/recordings/: its storage left is checked now.
+    team = serializers.IntegerField(required=False, allow_null=True, default=None)
+
+    def validate_team(self, team_id: int | None) -> Team | None:
+        return member_team(self.context["request"].user, team_id)
+
+
+class UsageSerializer(serializers.Serializer):
+    """quotas.Usage; limits and what is left are null where there is no limit."""
+
+    workspace = serializers.SerializerMethodField()
+    month = serializers.DateField(format="%Y-%m")
+    audio_hours_this_month = serializers.FloatField(source="audio_hours")
+    monthly_audio_hours = serializers.FloatField(source="audio_hours_limit")
+    audio_hours_left = serializers.FloatField()
+    storage_bytes = serializers.IntegerField()
+    storage_limit_bytes = serializers.IntegerField()
+    storage_bytes_left = serializers.IntegerField()
+
+    def get_workspace(self, usage: Usage) -> str | int:
+        return usage.workspace if usage.workspace == PERSONAL else usage.workspace.pk
 
 
 class HotwordListSerializer(serializers.ModelSerializer):

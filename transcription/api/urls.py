@@ -9,6 +9,7 @@ from transcription.api.views import (
     RecordingViewSet,
     SearchView,
     UploadViewSet,
+    UsageView,
 )
 
 app_name = "api"
@@ -23,6 +24,7 @@ urlpatterns = [
     path("token/", TokenView.as_view(), name="token"),
     path("options/", OptionsView.as_view(), name="options"),
     path("search/", SearchView.as_view(), name="search"),
+    path("usage/", UsageView.as_view(), name="usage"),
     *router.urls,
     path("", include("accounts.api.urls")),
 ]

@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 
 from accounts.models import Team
 from gpu_engine.presets import LANGUAGES, PRESET_LANGUAGES
-from transcription import media, selectors, services, uploads
+from transcription import media, quotas, selectors, services, uploads
 from transcription.api.serializers import (
     FinishedUploadsSerializer,
     HotwordListSerializer,
@@ -24,6 +24,7 @@ from transcription.api.serializers import (
     UploadCreateSerializer,
     UploadOptionsSerializer,
     UploadSerializer,
+    UsageSerializer,
 )
 from transcription.exports import FORMATS, export_job
 from transcription.forms import SearchForm
@@ -31,6 +32,13 @@ from transcription.hotwords import model_hotword_support
 from transcription.models import JobStatus, Recording, Upload
 
 STEWARDS_ONLY = "Only its uploader and the team's owners and admins can change this recording."
+# No room left in the workspace: for storage, the upload is too large (413); for audio hours,
+# 429 as for the API's other quotas: the limit is a rate (hours a month) and lifts next month,
+# while 403 would read as "you may not", which the API answers to roles.
+OVER_QUOTA_STATUS = {
+    quotas.Limit.STORAGE: status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    quotas.Limit.AUDIO_HOURS: status.HTTP_429_TOO_MANY_REQUESTS,
+}
 
 
 class StewardOrReadOnly(BasePermission):
@@ -109,7 +117,7 @@ class RecordingViewSet(
         }
         if not jobs:
             body["detail"] = "; ".join(f"{r.file}: {r.reason}" for r in rejected)
-            return Response(body, status=status.HTTP_400_BAD_REQUEST)
+            return Response(body, status=_refusal_status(rejected))
         return Response(body, status=status.HTTP_201_CREATED)
 
     def _finished_uploads(self, request: Request) -> list[Upload]:
@@ -168,6 +176,14 @@ class RecordingViewSet(
         )
 
 
+def _refusal_status(rejected: list[services.Rejection]) -> int:
+    """400 for files refused as files; where none was but some passed a quota, that quota's."""
+    limits = [r.over_quota for r in rejected]
+    if None in limits or not limits:
+        return status.HTTP_400_BAD_REQUEST
+    return OVER_QUOTA_STATUS[limits[0]]
+
+
 class UploadViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -185,12 +201,14 @@ class UploadViewSet(
         return selectors.uploads_for(self.request.user)
 
     def create(self, request: Request) -> Response:
-        announced = UploadCreateSerializer(data=request.data)
+        announced = UploadCreateSerializer(data=request.data, context={"request": request})
         announced.is_valid(raise_exception=True)
         try:
             upload = uploads.upload_create(owner=request.user, **announced.validated_data)
         except uploads.UploadRefused as refusal:
             return _refused(refusal)
+        except quotas.QuotaExceeded as refusal:
+            return Response({"detail": str(refusal)}, status=OVER_QUOTA_STATUS[refusal.limit])
         location = reverse("api:upload-detail", args=[upload.pk])
         return Response(
             UploadSerializer(upload).data,
@@ -287,6 +305,17 @@ class SearchView(generics.ListAPIView):
         return selectors.transcript_matches(
             self.request.user, form.cleaned_data["q"], requested_workspace(self.request)
         )
+
+
+class UsageView(APIView):
+    """?workspace=personal|<team id>: what the workspace used this month and holds, against its
+    limits. A team's members read it; anyone else is told there is no such workspace."""
+
+    def get(self, request: Request) -> Response:
+        workspace = requested_workspace(request)
+        if workspace is None:
+            raise ValidationError({"workspace": ["Name one: personal or a team's id."]})
+        return Response(UsageSerializer(quotas.usage(workspace, request.user)).data)
 
 
 class OptionsView(APIView):
