@@ -7,12 +7,14 @@ from django.http import Http404, HttpRequest, HttpResponse
 
 
 class LoginView(auth_views.LoginView):
-    """Django's login page, offering the password reset only where e-mail can deliver it."""
+    """Django's login page, offering the password reset only where e-mail can deliver it, and
+    sign-up only where it is open."""
 
     def get_context_data(self, **kwargs: object) -> dict:
         return {
             **super().get_context_data(**kwargs),
             "password_reset_enabled": settings.PASSWORD_RESET_ENABLED,
+            "signup_enabled": settings.ALLOW_SIGNUP,
         }
 
 

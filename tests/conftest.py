@@ -331,3 +331,12 @@ def log_in(page: Page, base_url: str, username: str) -> None:
     page.click("[data-testid=login-submit]")
     expect(page).to_have_url(f"{base_url}/")
     expect(page.get_by_test_id("nav-username")).to_have_text(username)
+
+
+def switch_to(page: Page, label: str) -> None:
+    """Picks a workspace in the header: the page submits the switcher by itself."""
+    # Its script has run (it hides the button), so the change is listened for.
+    expect(page.get_by_test_id("workspace-submit")).to_be_hidden()
+    with page.expect_navigation():
+        page.get_by_test_id("workspace-switcher").select_option(label=label)
+    expect(page.get_by_test_id("workspace-switcher").locator("option:checked")).to_have_text(label)

@@ -8,7 +8,7 @@ from playwright.sync_api import Page, expect
 
 from accounts.models import Role
 from tests.audio_files import speech
-from tests.conftest import BROWSER_PASSWORD, TINY_MODEL, log_in, open_page
+from tests.conftest import BROWSER_PASSWORD, TINY_MODEL, log_in, open_page, switch_to
 from tests.factories import MembershipFactory, SucceededJobFactory, TeamFactory
 from transcription.models import Recording
 
@@ -45,15 +45,6 @@ def owned_team(owner, name: str, **fields: object):
     team = TeamFactory(name=name, **fields)
     MembershipFactory(team=team, user=owner, role=Role.OWNER)
     return team
-
-
-def switch_to(page: Page, label: str) -> None:
-    """Picks a workspace in the header: the page submits the switcher by itself."""
-    # Its script has run (it hides the button), so the change is listened for.
-    expect(page.get_by_test_id("workspace-submit")).to_be_hidden()
-    with page.expect_navigation():
-        page.get_by_test_id("workspace-switcher").select_option(label=label)
-    expect(page.get_by_test_id("workspace-switcher").locator("option:checked")).to_have_text(label)
 
 
 def test_an_upload_into_the_team_shows_live_in_a_teammates_history(

@@ -12,7 +12,8 @@ The visitors, around one team ("Team") and one recording uploaded into it (publi
   more: workspace data of others answers them 404 like anyone else.
 
 Objects everyone may reach (their own lists, uploads) exist per visitor; the rows say what each
-gets on the uploader's objects. API calls carry the visitor's token, pages its session.
+gets on the uploader's objects. API calls carry the visitor's token, pages its session. The team
+has one pending invitation, sent to the outsider's address: only the outsider may accept it.
 """
 
 from collections.abc import Callable, Iterator
@@ -63,6 +64,21 @@ def team_steers(ok: int = 200) -> dict[str, int]:
     return {**team_sees(ok), MEMBER: 403}
 
 
+def team_manages(ok: int = 200) -> dict[str, int]:
+    """A team's settings, members and invitations: its owners and admins change them."""
+    return {**team_sees(ok), UPLOADER: 403, MEMBER: 403}
+
+
+def team_owns(ok: int = 200) -> dict[str, int]:
+    """Deleting a team, handing it over: its owners only."""
+    return {**team_manages(ok), ADMIN: 403}
+
+
+def invited(ok: int = 200, anonymous: int = 401) -> dict[str, int]:
+    """The invitation, sent to the outsider's address: anyone else signed in is refused."""
+    return {**everyone(403), ANONYMOUS: anonymous, OUTSIDER: ok}
+
+
 def own(ok: int = 200) -> dict[str, int]:
     """The uploader's own object (their upload, their hotword list)."""
     return statuses(401, uploader=ok, member=404, admin=404, owner=404, outsider=404, staff=404)
@@ -98,6 +114,8 @@ class World:
     upload: object
     hotword_list: object
     group: object
+    invitation: object  # to the team, for the outsider's address
+    invitation_token: str
 
 
 @dataclass(frozen=True)
@@ -128,6 +146,31 @@ def recording_pk(world: World) -> dict:
 
 def job_pk(world: World) -> dict:
     return {"pk": world.job.pk}
+
+
+def team_pk(world: World) -> dict:
+    return {"pk": world.team.pk}
+
+
+def team_member(role: str) -> Callable[[World], dict]:
+    """A membership's route: the team, and the user (by visitor) whose membership it is."""
+    return lambda w: {"pk": w.team.pk, "user_id": w.users[role].pk}
+
+
+def api_team_member(role: str) -> Callable[[World], dict]:
+    return lambda w: {"team_pk": w.team.pk, "user_id": w.users[role].pk}
+
+
+def team_settings(world: World, role: str) -> dict:
+    return {"name": "Renamed", "default_model": "", "default_language": "en"}
+
+
+def signup_fields(world: World, role: str) -> dict:
+    return {
+        "username": "newcomer",
+        "password1": "a-long-passphrase-9",
+        "password2": "a-long-passphrase-9",
+    }
 
 
 def audio_file(world: World, role: str) -> dict:
@@ -167,9 +210,73 @@ ROWS: dict[str, Row] = {
         kwargs=lambda w: {"pk": RecordingFactory(owner=w.users[UPLOADER]).pk},
         why="a personal recording of the uploader's: only they see it, and move it into the team",
     ),
+    # Team pages: a change done redirects (302); refused by the visitor's role, the team page
+    # says why (403); the last-owner rule, 409.
+    "teams/": Row(
+        (Call("get", page()), Call("post", page(302), data=lambda w, role: {"name": "New"}))
+    ),
+    "teams/<int:pk>/": Row((Call("get", page_of(team_sees())),), kwargs=team_pk),
+    "teams/<int:pk>/settings/": Row(
+        (Call("post", page_of(team_manages(302)), data=team_settings),), kwargs=team_pk
+    ),
+    "teams/<int:pk>/delete/": Row(
+        (Call("post", page_of(team_owns(302)), data=lambda w, role: {"confirm": "on"}),),
+        kwargs=team_pk,
+    ),
+    "teams/<int:pk>/leave/": Row(
+        (Call("post", page_of({**team_sees(302), OWNER: 409})),),
+        kwargs=team_pk,
+        why="the owner is the team's only one",
+    ),
+    "teams/<int:pk>/transfer/": Row(
+        (
+            Call(
+                "post",
+                page_of(team_owns(302)),
+                data=lambda w, role: {"membership": w.team.memberships.get(user=w.users[ADMIN]).pk},
+            ),
+        ),
+        kwargs=team_pk,
+    ),
+    "teams/<int:pk>/invitations/": Row(
+        (
+            Call(
+                "post",
+                page_of(team_manages(302)),
+                data=lambda w, role: {"email": "new@example.com", "role": "member"},
+            ),
+        ),
+        kwargs=team_pk,
+    ),
+    "teams/<int:pk>/invitations/<int:invitation_id>/revoke/": Row(
+        (Call("post", page_of(team_manages(302))),),
+        kwargs=lambda w: {"pk": w.team.pk, "invitation_id": w.invitation.pk},
+    ),
+    # The member's role: they may not promote themselves.
+    "teams/<int:pk>/members/<int:user_id>/role/": Row(
+        (Call("post", page_of(team_manages(302)), data=lambda w, role: {"role": "admin"}),),
+        kwargs=team_member(MEMBER),
+    ),
+    # The uploader: a member may not remove them, the uploader may leave.
+    "teams/<int:pk>/members/<int:user_id>/remove/": Row(
+        (Call("post", page_of({**team_manages(302), UPLOADER: 302})),),
+        kwargs=team_member(UPLOADER),
+    ),
+    # Signed in, only the invited address accepts. Anonymous visitors get the form to make an
+    # account with it, which refuses: the outsider's address has an account, so log in.
+    "invitations/<str:token>/": Row(
+        (
+            Call("get", invited(200, anonymous=200)),
+            Call("post", invited(302, anonymous=200), data=signup_fields),
+        ),
+        kwargs=lambda w: {"token": w.invitation_token},
+        why="anonymous: the invited address has an account already",
+    ),
     # Accounts
     "accounts/login/": Row((Call("get", everyone(200)),)),
     "accounts/logout/": Row((Call("post", everyone(302)), Call("get", everyone(405)))),
+    # Sign-up is off unless ALLOW_SIGNUP (tests/test_team_pages.py turns it on).
+    "accounts/signup/": Row((Call("get", everyone(404)), Call("post", everyone(404)))),
     "accounts/password_change/": Row((Call("get", page()),)),
     "accounts/password_change/done/": Row((Call("get", page()),)),
     # Without EMAIL_URL there is no password reset at all.
@@ -281,6 +388,67 @@ ROWS: dict[str, Row] = {
             Call("delete", own(204)),
         ),
         kwargs=lambda w: {"pk": w.hotword_list.pk},
+        api=True,
+    ),
+    # Teams: anything of a team is 404 to non-members, 403 to a member whose role falls short.
+    "api/^teams/$": Row(
+        (
+            Call("get", any_user()),
+            Call("post", any_user(201), data=lambda w, role: {"name": "New"}),
+        ),
+        api=True,
+    ),
+    "api/^teams/(?P<pk>[^/.]+)/$": Row(
+        (
+            Call("get", team_sees()),
+            Call("patch", team_manages(), data=lambda w, role: {"name": "Renamed"}),
+            Call("put", any_user(405)),  # PATCH only
+            Call("delete", team_owns(204)),
+        ),
+        kwargs=team_pk,
+        api=True,
+    ),
+    "api/^teams/(?P<pk>[^/.]+)/transfer-ownership/$": Row(
+        (Call("post", team_owns(), data=lambda w, role: {"user": w.users[ADMIN].pk}),),
+        kwargs=team_pk,
+        api=True,
+        why="to the admin, who may not take it themselves",
+    ),
+    "api/^teams/(?P<team_pk>[0-9]+)/members/$": Row(
+        (Call("get", team_sees()),), kwargs=lambda w: {"team_pk": w.team.pk}, api=True
+    ),
+    "api/^teams/(?P<team_pk>[0-9]+)/members/(?P<user_id>[0-9]+)/$": Row(
+        (
+            Call("get", team_sees()),
+            # The member's role: they may not promote themselves.
+            Call("patch", team_manages(), data=lambda w, role: {"role": "admin"}),
+            Call("put", any_user(405)),  # PATCH only
+            # Removing the member: the uploader may not; the member leaves.
+            Call("delete", {**team_manages(204), MEMBER: 204}),
+        ),
+        kwargs=api_team_member(MEMBER),
+        api=True,
+    ),
+    "api/^teams/(?P<team_pk>[0-9]+)/invitations/$": Row(
+        (
+            Call("get", team_manages()),
+            Call(
+                "post",
+                team_manages(201),
+                data=lambda w, role: {"email": "new@example.com", "role": "member"},
+            ),
+        ),
+        kwargs=lambda w: {"team_pk": w.team.pk},
+        api=True,
+    ),
+    "api/^teams/(?P<team_pk>[0-9]+)/invitations/(?P<pk>[^/.]+)/$": Row(
+        (Call("delete", team_manages(204)),),
+        kwargs=lambda w: {"team_pk": w.team.pk, "pk": w.invitation.pk},
+        api=True,
+    ),
+    "api/invitations/<str:token>/accept/": Row(
+        (Call("post", invited()), Call("get", any_user(405))),
+        kwargs=lambda w: {"token": w.invitation_token},
         api=True,
     ),
     # Django's admin, for staff only.
@@ -429,8 +597,12 @@ def world(settings, tmp_path) -> World:
     AccessLog.objects.create(username="x", ip_address="127.0.0.9")
     AccessFailureLog.objects.create(username="x", ip_address="127.0.0.9")
     Token.objects.create(user=users[MEMBER])
-    Invitation.issue(team=team, email="new@example.com", role=Role.MEMBER, invited_by=users[OWNER])
-    return World(users, team, recording, job, upload, hotword_list, group)
+    invitation, invitation_token = Invitation.issue(
+        team=team, email=users[OUTSIDER].email, role=Role.MEMBER, invited_by=users[OWNER]
+    )
+    return World(
+        users, team, recording, job, upload, hotword_list, group, invitation, invitation_token
+    )
 
 
 def client_for(world: World, role: str, *, api: bool):

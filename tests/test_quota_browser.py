@@ -6,10 +6,10 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests import test_browser
+from accounts.models import Role
 from tests.audio_files import speech
-from tests.conftest import BROWSER_CHUNK_MB, serve_portal
-from tests.test_browser import PASSWORD, log_in
+from tests.conftest import BROWSER_CHUNK_MB, BROWSER_PASSWORD, log_in, serve_portal, switch_to
+from tests.factories import MembershipFactory, TeamFactory
 from transcription.models import Recording, Upload
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -18,9 +18,6 @@ SMALL = speech("en_librispeech_1089-134686-0001.wav")  # 207 KB, 6.6 s
 LARGE = speech("en_two_cities_44s.wav")  # 4.1 MB
 STORAGE_GB = 1 / 1024  # 1 MB: room for SMALL only
 MONTHLY_HOURS = 3 / 3600  # 3 s: not enough for SMALL
-
-# The browser pages' fixtures (Chromium, a page failing on what the CSP blocks).
-browser, page = test_browser.browser, test_browser.page
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +34,7 @@ def limited_portal(process_env, tmp_path_factory) -> Iterator[str]:
 
 
 def test_the_upload_page_says_what_the_quota_leaves(limited_portal, django_user_model, page: Page):
-    django_user_model.objects.create_user("quinn", password=PASSWORD)
+    django_user_model.objects.create_user("quinn", password=BROWSER_PASSWORD)
     log_in(page, limited_portal, "quinn")
 
     page.set_input_files("#file-input", [LARGE, SMALL])
@@ -50,6 +47,27 @@ def test_the_upload_page_says_what_the_quota_leaves(limited_portal, django_user_
     expect(rows.filter(has_text=SMALL.name).get_by_test_id("rejection")).to_have_text(
         f"{SMALL.name}: This upload needs 7 s of audio but you have 3 s left this month "
         "(3 s a month)."
+    )
+    assert not Recording.objects.exists()
+    assert not Upload.objects.exists()
+
+
+def test_an_upload_into_a_team_is_checked_against_the_teams_storage(
+    limited_portal, django_user_model, page: Page
+):
+    """The page announces the file with the active team: the team's limit applies, not the
+    personal one, and its message names the team."""
+    rita = django_user_model.objects.create_user("rita", password=BROWSER_PASSWORD)
+    team = TeamFactory(name="Archive", storage_gb=3 / 1024)
+    MembershipFactory(team=team, user=rita, role=Role.MEMBER)
+    log_in(page, limited_portal, "rita")
+    switch_to(page, "Team: Archive (member)")
+
+    page.set_input_files("#file-input", [LARGE])
+
+    expect(page.get_by_test_id("rejection")).to_have_text(
+        f"{LARGE.name}: This upload needs 4.1\xa0MB of storage but the team has 3.0\xa0MB left "
+        "(3.0\xa0MB in all)."
     )
     assert not Recording.objects.exists()
     assert not Upload.objects.exists()

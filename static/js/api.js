@@ -88,8 +88,11 @@ class ChunkError extends Error {
 
 // Sends one file; resolves with its upload id once the server holds every byte.
 // onProgress(fraction) as bytes go up; onRetry(attempt, delayMs, message) before each retry.
-export async function uploadFile(file, { onProgress, onRetry } = {}) {
-  const upload = await api("uploads/", { method: "POST", body: { name: file.name, size: file.size } });
+// `team`: the workspace it goes into, whose storage quota the server checks before a byte is sent.
+export async function uploadFile(file, { team, onProgress, onRetry } = {}) {
+  const body = { name: file.name, size: file.size };
+  if (team) body.team = team;
+  const upload = await api("uploads/", { method: "POST", body });
   let offset = upload.offset;
   let failures = 0;
   while (offset < file.size) {

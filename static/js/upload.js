@@ -159,6 +159,7 @@ async function send({ file, options, batch, row }) {
   let response;
   try {
     const uploadId = await uploadFile(file, {
+      team: options.team,
       onProgress: (fraction) => {
         const percent = Math.floor(fraction * 100);
         const text = percent < 100 ? `Uploading · ${percent}%` : "Checking the file…";
