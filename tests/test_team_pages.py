@@ -82,6 +82,20 @@ def test_a_blank_name_is_shown_as_an_error(world):
 # A team's page, by role
 
 
+def test_every_member_sees_the_teams_usage_this_month(world):
+    Team.objects.filter(pk=world.team.pk).update(monthly_audio_hours=10, storage_gb=5)
+    RecordingFactory(owner=world.member, team=world.team, duration_s=2 * 3600, size_bytes=2**30)
+    RecordingFactory(owner=world.member, duration_s=3600, size_bytes=10**9)  # personal: not counted
+
+    content = text(logged_in(world.member).get(team_url(world)))
+
+    usage = re.search(r'data-testid="usage">(.*?)</p>', content, re.S).group(1)
+    assert re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", usage)).strip() == (
+        "2.0 h of 10 h this month · 1.0 GB of 5 GB stored"
+    )
+    assert "10 hours of audio a month, 5 GB of storage" in content
+
+
 def test_a_member_sees_members_and_a_leave_button_only(world):
     response = logged_in(world.member).get(team_url(world))
     assert response.status_code == 200
