@@ -25,6 +25,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from tests.factories import UserFactory
+from tests.teams import Crew, team_with_every_role
 from transcription import progress
 from transcription.models import Job
 
@@ -58,6 +59,18 @@ def job_queue(settings) -> Iterator[str]:
     settings.CELERY_TASK_DEFAULT_QUEUE = queue
     yield queue
     redis.Redis.from_url(settings.CELERY_BROKER_URL).delete(queue)
+
+
+@pytest.fixture
+def fast_passwords(settings) -> None:
+    """MD5 for users made in the test: the real hasher would take most of a short test's time."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def crew(db, fast_passwords) -> Crew:
+    """A team with an owner, an admin and a member, and an outsider in a team of their own."""
+    return team_with_every_role()
 
 
 @pytest.fixture

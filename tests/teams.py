@@ -24,7 +24,7 @@ class Crew:
         return Membership.objects.get(team=self.team, user=user)
 
 
-def crew() -> Crew:
+def team_with_every_role() -> Crew:
     owner, admin, member, outsider = (
         UserFactory(username=name) for name in ("owner", "admin", "member", "outsider")
     )

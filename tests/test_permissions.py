@@ -41,7 +41,7 @@ from transcription import progress, uploads
 from transcription.models import HotwordList
 from transcription.routing import websocket_urlpatterns
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 
 ANONYMOUS, UPLOADER, MEMBER, ADMIN, OWNER, OUTSIDER, STAFF = ROLES = (
     "anonymous", "uploader", "member", "admin", "owner", "outsider", "staff",
@@ -569,11 +569,6 @@ def admin_cells() -> Iterator[tuple[str, str, str]]:
         if model_admin_of(route):
             for role in ROLES:
                 yield route.pattern, route.name, role
-
-
-@pytest.fixture(autouse=True)
-def fast_passwords(settings) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

@@ -10,20 +10,10 @@ from django.urls import reverse
 from accounts.models import Membership, Role, Team
 from accounts.services import LAST_OWNER, membership_add
 from tests.factories import RecordingFactory
-from tests.teams import crew, issue
+from tests.teams import issue
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "a-long-enough-passphrase-9"
-
-
-@pytest.fixture(autouse=True)
-def fast_passwords(settings) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
-def world():
-    return crew()
 
 
 def logged_in(user) -> Client:
@@ -32,8 +22,8 @@ def logged_in(user) -> Client:
     return client
 
 
-def team_url(world, tail: str = "") -> str:
-    return f"/teams/{world.team.pk}/{tail}"
+def team_url(crew, tail: str = "") -> str:
+    return f"/teams/{crew.team.pk}/{tail}"
 
 
 def text(response) -> str:
@@ -43,9 +33,9 @@ def text(response) -> str:
 # The list
 
 
-def test_the_list_shows_my_teams_with_my_role_and_a_create_form(world):
-    membership_add(team=Team.objects.get(name="Elsewhere"), user=world.admin, role=Role.MEMBER)
-    response = logged_in(world.admin).get("/teams/")
+def test_the_list_shows_my_teams_with_my_role_and_a_create_form(crew):
+    membership_add(team=Team.objects.get(name="Elsewhere"), user=crew.admin, role=Role.MEMBER)
+    response = logged_in(crew.admin).get("/teams/")
     assert response.status_code == 200
     content = text(response)
     rows = re.findall(
@@ -57,13 +47,13 @@ def test_the_list_shows_my_teams_with_my_role_and_a_create_form(world):
     assert 'aria-current="page">Teams<' in content
 
 
-def test_no_teams_yet(world):
+def test_no_teams_yet(crew):
     response = logged_in(get_user_model().objects.create_user("loner")).get("/teams/")
     assert b'data-testid="no-teams"' in response.content
 
 
-def test_creating_a_team_makes_me_its_owner(world):
-    client = logged_in(world.member)
+def test_creating_a_team_makes_me_its_owner(crew):
+    client = logged_in(crew.member)
     response = client.post("/teams/", {"name": "Lab"})
     team = Team.objects.get(name="Lab")
     assert response.status_code == 302
@@ -73,8 +63,8 @@ def test_creating_a_team_makes_me_its_owner(world):
     assert "Team Lab created: you are its owner." in text(page)
 
 
-def test_a_blank_name_is_shown_as_an_error(world):
-    response = logged_in(world.member).post("/teams/", {"name": ""})
+def test_a_blank_name_is_shown_as_an_error(crew):
+    response = logged_in(crew.member).post("/teams/", {"name": ""})
     assert response.status_code == 200
     assert response.context["form"].errors["name"]
 
@@ -82,12 +72,12 @@ def test_a_blank_name_is_shown_as_an_error(world):
 # A team's page, by role
 
 
-def test_every_member_sees_the_teams_usage_this_month(world):
-    Team.objects.filter(pk=world.team.pk).update(monthly_audio_hours=10, storage_gb=5)
-    RecordingFactory(owner=world.member, team=world.team, duration_s=2 * 3600, size_bytes=2**30)
-    RecordingFactory(owner=world.member, duration_s=3600, size_bytes=10**9)  # personal: not counted
+def test_every_member_sees_the_teams_usage_this_month(crew):
+    Team.objects.filter(pk=crew.team.pk).update(monthly_audio_hours=10, storage_gb=5)
+    RecordingFactory(owner=crew.member, team=crew.team, duration_s=2 * 3600, size_bytes=2**30)
+    RecordingFactory(owner=crew.member, duration_s=3600, size_bytes=10**9)  # personal: not counted
 
-    content = text(logged_in(world.member).get(team_url(world)))
+    content = text(logged_in(crew.member).get(team_url(crew)))
 
     usage = re.search(r'data-testid="usage">(.*?)</p>', content, re.S).group(1)
     assert re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", usage)).strip() == (
@@ -96,8 +86,8 @@ def test_every_member_sees_the_teams_usage_this_month(world):
     assert "10 hours of audio a month, 5 GB of storage" in content
 
 
-def test_a_member_sees_members_and_a_leave_button_only(world):
-    response = logged_in(world.member).get(team_url(world))
+def test_a_member_sees_members_and_a_leave_button_only(crew):
+    response = logged_in(crew.member).get(team_url(crew))
     assert response.status_code == 200
     content = text(response)
     members = re.findall(r'data-testid="member" data-username="(\w+)"', content)
@@ -109,44 +99,44 @@ def test_a_member_sees_members_and_a_leave_button_only(world):
         assert f'data-testid="{manager_only}"' not in content, manager_only
 
 
-def test_an_admin_manages_members_but_not_owners(world):
-    issue(world.team, "pending@example.com")
-    response = logged_in(world.admin).get(team_url(world))
+def test_an_admin_manages_members_but_not_owners(crew):
+    issue(crew.team, "pending@example.com")
+    response = logged_in(crew.admin).get(team_url(crew))
     content = text(response)
     assert 'data-testid="invite-form"' in content
     assert 'data-testid="settings-form"' in content
     assert "pending@example.com" in content
-    assert f'action="{team_url(world, f"members/{world.member.pk}/role/")}"' in content
-    assert f'action="{team_url(world, f"members/{world.member.pk}/remove/")}"' in content
+    assert f'action="{team_url(crew, f"members/{crew.member.pk}/role/")}"' in content
+    assert f'action="{team_url(crew, f"members/{crew.member.pk}/remove/")}"' in content
     # No controls on the owner's row, nor on their own.
-    assert f"members/{world.owner.pk}/role/" not in content
-    assert f"members/{world.admin.pk}/remove/" not in content
+    assert f"members/{crew.owner.pk}/role/" not in content
+    assert f"members/{crew.admin.pk}/remove/" not in content
     assert '<option value="owner"' not in content
     assert 'data-testid="transfer-form"' not in content
     assert 'data-testid="delete-form"' not in content
 
 
-def test_an_owner_also_transfers_and_deletes(world):
-    content = text(logged_in(world.owner).get(team_url(world)))
+def test_an_owner_also_transfers_and_deletes(crew):
+    content = text(logged_in(crew.owner).get(team_url(crew)))
     assert 'data-testid="transfer-form"' in content
     assert 'data-testid="delete-form"' in content
-    assert f"members/{world.admin.pk}/role/" in content
+    assert f"members/{crew.admin.pk}/role/" in content
     # Alone among owners: leaving is off, and says why.
     assert 'data-testid="sole-owner"' in content
     assert re.search(r'data-testid="leave-team" disabled', content)
 
 
-def test_an_outsider_gets_404_everywhere(world):
-    client = logged_in(world.outsider)
-    assert client.get(team_url(world)).status_code == 404
-    member = f"members/{world.member.pk}"
+def test_an_outsider_gets_404_everywhere(crew):
+    client = logged_in(crew.outsider)
+    assert client.get(team_url(crew)).status_code == 404
+    member = f"members/{crew.member.pk}"
     for tail in ("settings/", "delete/", "leave/", "transfer/", "invitations/",
                  f"{member}/role/", f"{member}/remove/"):  # fmt: skip
-        assert client.post(team_url(world, tail), {"role": "admin"}).status_code == 404, tail
+        assert client.post(team_url(crew, tail), {"role": "admin"}).status_code == 404, tail
 
 
-def test_every_form_posts_with_a_csrf_token(world):
-    content = text(logged_in(world.owner).get(team_url(world)))
+def test_every_form_posts_with_a_csrf_token(crew):
+    content = text(logged_in(crew.owner).get(team_url(crew)))
     forms = re.findall(r"<form\b[^>]*>.*?</form>", content, flags=re.S)
     assert len(forms) >= 8
     for form in forms:
@@ -156,20 +146,20 @@ def test_every_form_posts_with_a_csrf_token(world):
         assert 'name="csrfmiddlewaretoken"' in form
 
 
-def test_posts_need_the_csrf_token(world):
+def test_posts_need_the_csrf_token(crew):
     client = Client(enforce_csrf_checks=True)
-    client.force_login(world.member)
-    assert client.post(team_url(world, "leave/")).status_code == 403
-    assert world.membership(world.member)
+    client.force_login(crew.member)
+    assert client.post(team_url(crew, "leave/")).status_code == 403
+    assert crew.membership(crew.member)
 
 
-def test_team_pages_have_no_inline_script_or_style(world):
-    _, token = issue(world.team, "someone@example.com")
+def test_team_pages_have_no_inline_script_or_style(crew):
+    _, token = issue(crew.team, "someone@example.com")
     pages = [
-        logged_in(world.owner).get("/teams/"),
-        logged_in(world.owner).get(team_url(world)),
+        logged_in(crew.owner).get("/teams/"),
+        logged_in(crew.owner).get(team_url(crew)),
         Client().get(f"/invitations/{token}/"),
-        logged_in(world.outsider).get(f"/invitations/{token}/"),
+        logged_in(crew.outsider).get(f"/invitations/{token}/"),
     ]
     for page in pages:
         content = page.content.decode()
@@ -183,103 +173,101 @@ def test_team_pages_have_no_inline_script_or_style(world):
 # Members and roles
 
 
-def test_changing_a_role(world):
-    response = logged_in(world.admin).post(
-        team_url(world, f"members/{world.member.pk}/role/"), {"role": "admin"}, follow=True
+def test_changing_a_role(crew):
+    response = logged_in(crew.admin).post(
+        team_url(crew, f"members/{crew.member.pk}/role/"), {"role": "admin"}, follow=True
     )
-    assert response.redirect_chain[-1][0] == team_url(world)
+    assert response.redirect_chain[-1][0] == team_url(crew)
     assert "member is now admin." in text(response)
-    assert world.membership(world.member).role == Role.ADMIN
+    assert crew.membership(crew.member).role == Role.ADMIN
 
 
-def test_a_member_cannot_change_roles_and_is_told(world):
-    response = logged_in(world.member).post(
-        team_url(world, f"members/{world.member.pk}/role/"), {"role": "admin"}
+def test_a_member_cannot_change_roles_and_is_told(crew):
+    response = logged_in(crew.member).post(
+        team_url(crew, f"members/{crew.member.pk}/role/"), {"role": "admin"}
     )
     assert response.status_code == 403
     assert "Only the team's owners and admins can do this." in text(response)
-    assert world.membership(world.member).role == Role.MEMBER
+    assert crew.membership(crew.member).role == Role.MEMBER
 
 
-def test_the_last_owner_cannot_be_demoted_on_the_page(world):
-    response = logged_in(world.owner).post(
-        team_url(world, f"members/{world.owner.pk}/role/"), {"role": "member"}
+def test_the_last_owner_cannot_be_demoted_on_the_page(crew):
+    response = logged_in(crew.owner).post(
+        team_url(crew, f"members/{crew.owner.pk}/role/"), {"role": "member"}
     )
     assert response.status_code == 409
     assert LAST_OWNER in text(response)
-    assert world.membership(world.owner).role == Role.OWNER
+    assert crew.membership(crew.owner).role == Role.OWNER
 
 
-def test_removing_a_member(world, settings, tmp_path):
+def test_removing_a_member(crew, settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path)
-    recording = RecordingFactory(owner=world.member, team=world.team)
-    removed = logged_in(world.member)
+    recording = RecordingFactory(owner=crew.member, team=crew.team)
+    removed = logged_in(crew.member)
     assert removed.get(f"/recordings/{recording.pk}/").status_code == 200
-    response = logged_in(world.admin).post(
-        team_url(world, f"members/{world.member.pk}/remove/"), follow=True
+    response = logged_in(crew.admin).post(
+        team_url(crew, f"members/{crew.member.pk}/remove/"), follow=True
     )
     assert "member was removed from the team." in text(response)
-    assert not Membership.objects.filter(team=world.team, user=world.member).exists()
+    assert not Membership.objects.filter(team=crew.team, user=crew.member).exists()
     # At once: the team's page and its recordings are gone for them.
-    assert removed.get(team_url(world)).status_code == 404
+    assert removed.get(team_url(crew)).status_code == 404
     assert removed.get(f"/recordings/{recording.pk}/").status_code == 404
 
 
-def test_an_admin_cannot_remove_the_owner(world):
-    response = logged_in(world.admin).post(team_url(world, f"members/{world.owner.pk}/remove/"))
+def test_an_admin_cannot_remove_the_owner(crew):
+    response = logged_in(crew.admin).post(team_url(crew, f"members/{crew.owner.pk}/remove/"))
     assert response.status_code == 403
     assert "Only the team's owners can remove an owner." in text(response)
 
 
-def test_leaving(world):
-    client = logged_in(world.member)
-    response = client.post(team_url(world, "leave/"), follow=True)
+def test_leaving(crew):
+    client = logged_in(crew.member)
+    response = client.post(team_url(crew, "leave/"), follow=True)
     assert response.redirect_chain[-1][0] == "/teams/"
     assert "You left the team Team." in text(response)
-    assert client.get(team_url(world)).status_code == 404
+    assert client.get(team_url(crew)).status_code == 404
 
 
-def test_removing_yourself_is_leaving(world):
-    response = logged_in(world.admin).post(team_url(world, f"members/{world.admin.pk}/remove/"))
+def test_removing_yourself_is_leaving(crew):
+    response = logged_in(crew.admin).post(team_url(crew, f"members/{crew.admin.pk}/remove/"))
     assert response.status_code == 302
     assert response["Location"] == "/teams/"
-    assert not Membership.objects.filter(team=world.team, user=world.admin).exists()
+    assert not Membership.objects.filter(team=crew.team, user=crew.admin).exists()
 
 
-def test_the_last_owner_cannot_leave(world):
-    response = logged_in(world.owner).post(team_url(world, "leave/"))
+def test_the_last_owner_cannot_leave(crew):
+    response = logged_in(crew.owner).post(team_url(crew, "leave/"))
     assert response.status_code == 409
     assert LAST_OWNER in text(response)
-    assert world.membership(world.owner)
+    assert crew.membership(crew.owner)
 
 
-def test_transferring_ownership(world):
-    response = logged_in(world.owner).post(
-        team_url(world, "transfer/"), {"membership": world.membership(world.member).pk}
+def test_transferring_ownership(crew):
+    response = logged_in(crew.owner).post(
+        team_url(crew, "transfer/"), {"membership": crew.membership(crew.member).pk}
     )
     assert response.status_code == 302
-    assert world.membership(world.member).role == Role.OWNER
-    assert world.membership(world.owner).role == Role.ADMIN
+    assert crew.membership(crew.member).role == Role.OWNER
+    assert crew.membership(crew.owner).role == Role.ADMIN
     # Now an admin, the former owner may leave.
-    assert logged_in(world.owner).post(team_url(world, "leave/")).status_code == 302
+    assert logged_in(crew.owner).post(team_url(crew, "leave/")).status_code == 302
 
 
-def test_transfer_only_to_a_member(world):
-    outsider = Membership.objects.get(user=world.outsider)
-    response = logged_in(world.owner).post(
-        team_url(world, "transfer/"), {"membership": outsider.pk}
-    )
+def test_transfer_only_to_a_member(crew):
+    outsider = Membership.objects.get(user=crew.outsider)
+    response = logged_in(crew.owner).post(team_url(crew, "transfer/"), {"membership": outsider.pk})
     assert response.status_code == 200
     assert response.context["transfer_form"].errors["membership"]
-    assert world.membership(world.owner).role == Role.OWNER
+    assert crew.membership(crew.owner).role == Role.OWNER
 
 
 # Settings and deletion
 
 
-def test_saving_settings(world):
-    response = logged_in(world.admin).post(
-        team_url(world, "settings/"),
+def test_saving_settings(crew):
+    response = logged_in(crew.admin).post(
+        team_url(crew, "settings/"),
         {
             "name": "Renamed",
             "default_model": "",
@@ -289,63 +277,62 @@ def test_saving_settings(world):
         follow=True,
     )
     assert "Settings saved." in text(response)
-    world.team.refresh_from_db()
-    assert (world.team.name, world.team.default_language) == ("Renamed", "en")
-    assert world.team.default_itn is False  # an unticked box
-    assert world.team.audio_retention_days == 90
+    crew.team.refresh_from_db()
+    assert (crew.team.name, crew.team.default_language) == ("Renamed", "en")
+    assert crew.team.default_itn is False  # an unticked box
+    assert crew.team.audio_retention_days == 90
 
 
-def test_invalid_settings_show_errors_and_change_nothing(world):
-    response = logged_in(world.owner).post(
-        team_url(world, "settings/"),
+def test_invalid_settings_show_errors_and_change_nothing(crew):
+    response = logged_in(crew.owner).post(
+        team_url(crew, "settings/"),
         {"name": "Renamed", "default_language": "en", "audio_retention_days": "0"},
     )
     assert response.status_code == 200
     assert response.context["settings_form"].errors["audio_retention_days"]
     assert 'data-testid="team-name">Team<' in text(response)
-    world.team.refresh_from_db()
-    assert world.team.name == "Team"
+    crew.team.refresh_from_db()
+    assert crew.team.name == "Team"
 
 
-def test_a_member_cannot_change_settings(world):
-    response = logged_in(world.member).post(
-        team_url(world, "settings/"), {"name": "Mine", "default_language": "auto"}
+def test_a_member_cannot_change_settings(crew):
+    response = logged_in(crew.member).post(
+        team_url(crew, "settings/"), {"name": "Mine", "default_language": "auto"}
     )
     assert response.status_code == 403
-    world.team.refresh_from_db()
-    assert world.team.name == "Team"
+    crew.team.refresh_from_db()
+    assert crew.team.name == "Team"
 
 
-def test_deleting_needs_the_box_ticked_and_an_owner(world):
-    owner = logged_in(world.owner)
-    unconfirmed = owner.post(team_url(world, "delete/"))
+def test_deleting_needs_the_box_ticked_and_an_owner(crew):
+    owner = logged_in(crew.owner)
+    unconfirmed = owner.post(team_url(crew, "delete/"))
     assert unconfirmed.status_code == 200
     assert unconfirmed.context["delete_form"].errors["confirm"]
     assert (
-        logged_in(world.admin).post(team_url(world, "delete/"), {"confirm": "on"}).status_code
-        == 403
+        logged_in(crew.admin).post(team_url(crew, "delete/"), {"confirm": "on"}).status_code == 403
     )
-    response = owner.post(team_url(world, "delete/"), {"confirm": "on"}, follow=True)
+    response = owner.post(team_url(crew, "delete/"), {"confirm": "on"}, follow=True)
     assert response.redirect_chain[-1][0] == "/teams/"
     assert "Team Team deleted." in text(response)
-    assert not Team.objects.filter(pk=world.team.pk).exists()
+    assert not Team.objects.filter(pk=crew.team.pk).exists()
 
 
 # Navigation
 
 
-def test_the_nav_links_to_teams_right_after_hotwords(world):
-    content = text(logged_in(world.member).get(team_url(world)))
+def test_the_nav_links_to_teams_right_after_hotwords(crew):
+    content = text(logged_in(crew.member).get(team_url(crew)))
     nav = re.search(r'<nav class="nav".*?</nav>', content, flags=re.S).group(0)
     links = re.findall(r'data-testid="nav-(\w+)"', nav)
     assert links == ["upload", "history", "search", "hotwords", "teams"]
     assert 'data-testid="nav-teams" aria-current="page"' in nav
-    other = text(logged_in(world.member).get(reverse("hotwords")))
+    other = text(logged_in(crew.member).get(reverse("hotwords")))
     assert 'data-testid="nav-teams" aria-current' not in other
 
 
-def test_anonymous_visitors_go_to_the_login_page(world, client):
-    for url in ("/teams/", team_url(world)):
+def test_anonymous_visitors_go_to_the_login_page(crew, client):
+    for url in ("/teams/", team_url(crew)):
         response = client.get(url)
         assert response.status_code == 302
         assert response["Location"] == f"/accounts/login/?next={url}"
@@ -384,7 +371,7 @@ def test_signup_when_on(client, settings):
     assert client.get("/accounts/signup/").status_code == 302  # nothing more to sign up for
 
 
-def test_signup_refuses_weak_passwords_and_taken_addresses(client, settings, world):
+def test_signup_refuses_weak_passwords_and_taken_addresses(client, settings, crew):
     settings.ALLOW_SIGNUP = True
     weak = client.post(
         "/accounts/signup/",
