@@ -7,8 +7,8 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from rest_framework.test import APIClient
 
-from accounts.models import Role
-from accounts.services import membership_add, team_create
+from accounts.models import Membership, Role
+from accounts.services import member_remove, member_set_role, membership_add, team_create
 from portal.asgi import application
 from tests.conftest import api_client_for
 from tests.factories import SucceededJobFactory, UserFactory
@@ -116,3 +116,42 @@ def test_websocket_events_reach_only_those_who_may_see_them(team_world):
         "member": EVENTS_PER_JOB * (RECORDINGS - private),
         "outsider": 0,
     }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_removed_member_stops_hearing_the_team_at_once_on_an_open_socket(team_world):
+    """Removed while its socket is open, the member hears none of the team's next events and
+    reaches none of its objects; promoted, a member hears the private ones too. No reconnect."""
+    jobs, team, owner = team_world["jobs"], team_world["team"], team_world["owner"]
+    member = team_world["member"]
+    public_jobs = [job for job in jobs if not job.recording.private]
+    membership = Membership.objects.get(team=team, user=member)
+    headers = [HOST, ORIGIN, session_cookie(member)]
+
+    async def heard(socket: WebsocketCommunicator) -> int:
+        for job in jobs:
+            await database_sync_to_async(progress.publish)(job)
+        count = 0
+        while not await socket.receive_nothing(timeout=0.3):
+            await socket.receive_json_from()
+            count += 1
+        return count
+
+    async def scenario() -> list[int]:
+        socket = WebsocketCommunicator(application, "/ws/jobs/", headers=headers)
+        assert (await socket.connect())[0]
+        counts = [await heard(socket)]
+        await database_sync_to_async(member_set_role)(
+            membership=membership, role=Role.ADMIN, by=owner
+        )
+        await socket.receive_nothing(timeout=0.3)  # the socket regroups
+        counts.append(await heard(socket))
+        await database_sync_to_async(member_remove)(membership=membership, by=owner)
+        await socket.receive_nothing(timeout=0.3)
+        counts.append(await heard(socket))
+        await socket.disconnect()
+        return counts
+
+    assert async_to_sync(scenario)() == [len(public_jobs), RECORDINGS, 0]
+    after = reachable(api_client_for(member), jobs, team)
+    assert after == dict.fromkeys(after, 0)
