@@ -13,7 +13,8 @@ The visitors, around one team ("Team") and one recording uploaded into it (publi
 
 Objects everyone may reach (their own lists, uploads) exist per visitor; the rows say what each
 gets on the uploader's objects. API calls carry the visitor's token, pages its session. The team
-has one pending invitation, sent to the outsider's address: only the outsider may accept it.
+has one pending invitation, sent to the outsider's address: only the outsider may accept it, and
+one hotword list, which its members read and its owners and admins change.
 """
 
 from collections.abc import Callable, Iterator
@@ -116,6 +117,7 @@ class World:
     group: object
     invitation: object  # to the team, for the outsider's address
     invitation_token: str
+    team_hotword_list: object  # the team's, made by its owner
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,9 @@ class Call:
     data: Callable[[World, str], object] | None = None  # (world, visitor)
     content_type: str | None = None
     headers: Callable[[World], dict] | None = None
+    # Another object than the row's, named in the test's id: the route's kwargs for it.
+    kwargs: Callable[[World], dict] | None = None
+    on: str = ""
 
 
 @dataclass(frozen=True)
@@ -150,6 +155,10 @@ def job_pk(world: World) -> dict:
 
 def team_pk(world: World) -> dict:
     return {"pk": world.team.pk}
+
+
+def team_list(world: World) -> dict:
+    return {"pk": world.team_hotword_list.pk}
 
 
 def team_member(role: str) -> Callable[[World], dict]:
@@ -185,10 +194,18 @@ ROWS: dict[str, Row] = {
     "hotwords/": Row((Call("get", page()),)),
     "recordings/<int:pk>/": Row((Call("get", page_of(team_sees())),), kwargs=recording_pk),
     "hotwords/<int:pk>/toggle/": Row(
-        (Call("post", page_of(own(302))),), kwargs=lambda w: {"pk": w.hotword_list.pk}
+        (
+            Call("post", page_of(own(302))),
+            Call("post", page_of(team_manages(302)), kwargs=team_list, on="team list"),
+        ),
+        kwargs=lambda w: {"pk": w.hotword_list.pk},
     ),
     "hotwords/<int:pk>/delete/": Row(
-        (Call("post", page_of(own(302))),), kwargs=lambda w: {"pk": w.hotword_list.pk}
+        (
+            Call("post", page_of(own(302))),
+            Call("post", page_of(team_manages(302)), kwargs=team_list, on="team list"),
+        ),
+        kwargs=lambda w: {"pk": w.hotword_list.pk},
     ),
     "workspace/": Row(
         (
@@ -386,6 +403,15 @@ ROWS: dict[str, Row] = {
             Call("patch", own(), data=lambda w, role: {"words": "Voxa"}),
             Call("put", any_user(405)),  # PATCH only
             Call("delete", own(204)),
+            Call("get", team_sees(), kwargs=team_list, on="team list"),
+            Call(
+                "patch",
+                team_manages(),
+                data=lambda w, role: {"words": "Voxa"},
+                kwargs=team_list,
+                on="team list",
+            ),
+            Call("delete", team_manages(204), kwargs=team_list, on="team list"),
         ),
         kwargs=lambda w: {"pk": w.hotword_list.pk},
         api=True,
@@ -586,6 +612,9 @@ def world(settings, tmp_path) -> World:
     job = SucceededJobFactory(recording=recording)
     upload = uploads.upload_create(owner=users[UPLOADER], name="part.wav", size=10)
     hotword_list = HotwordList.objects.create(owner=users[UPLOADER], name="mine", words="Voxa")
+    team_hotword_list = HotwordList.objects.create(
+        owner=users[OWNER], team=team, name="product", words="Voxa"
+    )
     # One of each model the admin pages show.
     group = Group.objects.create(name="group")
     AccessAttempt.objects.create(username="x", ip_address="127.0.0.9", failures_since_start=1)
@@ -596,7 +625,16 @@ def world(settings, tmp_path) -> World:
         team=team, email=users[OUTSIDER].email, role=Role.MEMBER, invited_by=users[OWNER]
     )
     return World(
-        users, team, recording, job, upload, hotword_list, group, invitation, invitation_token
+        users,
+        team,
+        recording,
+        job,
+        upload,
+        hotword_list,
+        group,
+        invitation,
+        invitation_token,
+        team_hotword_list,
     )
 
 
@@ -633,13 +671,17 @@ def send(world: World, row: Row, call: Call, role: str, url: str):
 @pytest.mark.parametrize(
     ("pattern", "row", "call", "role"),
     list(cells()),
-    ids=[f"{call.method} {pattern or '/'} as {role}" for pattern, _, call, role in cells()],
+    ids=[
+        f"{call.method} {pattern or '/'}{f' ({call.on})' if call.on else ''} as {role}"
+        for pattern, _, call, role in cells()
+    ],
 )
 def test_cell(world, pattern, row, call, role, request):
     if row.needs_worker:
         request.getfixturevalue("celery_worker")
     name = next(route.name for route in routes() if route.pattern == pattern)
-    url = row.url(world) if row.url else reverse(name, kwargs=row.kwargs(world))
+    kwargs = (call.kwargs or row.kwargs)(world)
+    url = row.url(world) if row.url else reverse(name, kwargs=kwargs)
     response = send(world, row, call, role, url)
     assert response.status_code == call.expected[role], getattr(response, "content", b"")[:300]
 

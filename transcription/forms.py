@@ -1,30 +1,44 @@
 from django import forms
 from django.contrib.auth.models import AbstractBaseUser
 
+from accounts.models import Team
 from transcription.hotwords import clean_hotwords
 from transcription.models import HotwordList
 from transcription.selectors import teams_for
 
 
 class HotwordListForm(forms.ModelForm):
+    """A new list of the user's own, or with `team` one of that team's (made by a manager)."""
+
     class Meta:
         model = HotwordList
         fields = ["name", "words", "active"]
         widgets = {"words": forms.Textarea(attrs={"rows": 4})}
         help_texts = {"words": "One word or phrase per line.", "active": "Add to every new job."}
 
-    def __init__(self, *args, owner, **kwargs) -> None:
+    def __init__(self, *args, owner: AbstractBaseUser, team: Team | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.instance.owner = owner
+        self.instance.team = team
+        if team is not None:
+            self.fields["active"].help_text = "Add to every job of the team's recordings."
 
     def clean_words(self) -> str:
         return "\n".join(clean_hotwords(self.cleaned_data["words"]))
 
     def clean_name(self) -> str:
         name = self.cleaned_data["name"]
-        own_lists = HotwordList.objects.filter(owner=self.instance.owner, team__isnull=True)
-        if own_lists.filter(name=name).exists():
-            raise forms.ValidationError("You already have a list with this name.")
+        # Names are unique per owner among personal lists and per team among a team's (the
+        # model's constraints): checked here so that a clash is a form error, not a 500.
+        team = self.instance.team
+        if team is None:
+            taken = HotwordList.objects.filter(owner=self.instance.owner, team__isnull=True)
+            clash = "You already have a list with this name."
+        else:
+            taken = HotwordList.objects.filter(team=team)
+            clash = "The team already has a list with this name."
+        if taken.filter(name=name).exists():
+            raise forms.ValidationError(clash)
         return name
 
 

@@ -11,6 +11,8 @@ from transcription.models import HotwordList
 
 MAX_HOTWORDS = 200
 MAX_HOTWORD_LENGTH = 100
+# What a team member is told, by the API and the pages, when they try to change a team's list.
+LIST_STEWARDS_ONLY = "Only the team's owners and admins can change its hotword lists."
 
 
 def clean_hotwords(text: str) -> list[str]:

@@ -123,6 +123,26 @@ def team_hotword_lists(team: Team) -> QuerySet[HotwordList]:
     return HotwordList.objects.filter(team=team)
 
 
+def hotword_lists_in(user: AbstractBaseUser, workspace: "Team | str") -> QuerySet[HotwordList]:
+    """The lists of one workspace that `user` sees: their own in PERSONAL, a team's in it (none
+    of a team they are not in)."""
+    visible = hotword_lists_visible_to(user)
+    if workspace == PERSONAL:
+        return visible.filter(team__isnull=True)
+    return visible.filter(team=workspace)
+
+
+def manages_team(user: AbstractBaseUser, team: Team) -> bool:
+    """An owner or admin of `team`: they make and change its hotword lists."""
+    return managed_team_ids(user).filter(team=team).exists()
+
+
+def may_change_hotword_list(user: AbstractBaseUser, hotword_list: HotwordList) -> bool:
+    """The one rule the API and the pages share: a list the user sees, they change only if
+    hotword_lists_managed_by has it."""
+    return hotword_lists_managed_by(user).filter(pk=hotword_list.pk).exists()
+
+
 def uploads_for(user: AbstractBaseUser) -> QuerySet[Upload]:
     return Upload.objects.filter(owner=user)
 

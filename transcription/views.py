@@ -11,8 +11,8 @@ from django.views.decorators.http import require_POST
 
 from transcription import selectors, services
 from transcription.forms import HotwordListForm, RecordingMoveForm, SearchForm
-from transcription.hotwords import hotwords_note
-from transcription.models import Recording
+from transcription.hotwords import LIST_STEWARDS_ONLY, hotwords_note
+from transcription.models import HotwordList, Recording
 from transcription.workspaces import active_workspace, workspace_of
 
 SEARCH_PAGE_SIZE = 50
@@ -94,18 +94,39 @@ def search(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def hotwords(request: HttpRequest) -> HttpResponse:
-    form = HotwordListForm(request.POST or None, owner=request.user)
-    if request.method == "POST" and form.is_valid():
-        form.save()
-        return redirect("hotwords")
-    lists = selectors.hotword_lists_for(request.user)
-    return render(request, "transcription/hotwords.html", {"form": form, "lists": lists})
+    """The active workspace's lists: the user's own, or the team's, which only the team's owners
+    and admins change; its other members read them."""
+    workspace = active_workspace(request)
+    team = workspace.team
+    form = None
+    if team is None or selectors.manages_team(request.user, team):
+        form = HotwordListForm(request.POST or None, owner=request.user, team=team)
+        if request.method == "POST" and form.is_valid():
+            form.save()
+            return redirect("hotwords")
+    elif request.method == "POST":
+        raise PermissionDenied(LIST_STEWARDS_ONLY)
+    lists = selectors.hotword_lists_in(request.user, workspace.scope)
+    return render(
+        request,
+        "transcription/hotwords.html",
+        {"form": form, "lists": lists, "team": team},
+    )
+
+
+def _list_to_change(request: HttpRequest, pk: int) -> HotwordList:
+    """A list the user sees, whichever workspace is active, if they may change it: one they do
+    not see is not found (404), one of their team's they may only read is refused (403)."""
+    saved = get_object_or_404(selectors.hotword_lists_visible_to(request.user), pk=pk)
+    if not selectors.may_change_hotword_list(request.user, saved):
+        raise PermissionDenied(LIST_STEWARDS_ONLY)
+    return saved
 
 
 @login_required
 @require_POST
 def hotword_list_toggle(request: HttpRequest, pk: int) -> HttpResponse:
-    saved = get_object_or_404(selectors.hotword_lists_for(request.user), pk=pk)
+    saved = _list_to_change(request, pk)
     saved.active = not saved.active
     saved.save(update_fields=["active"])
     return redirect("hotwords")
@@ -114,5 +135,5 @@ def hotword_list_toggle(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def hotword_list_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    get_object_or_404(selectors.hotword_lists_for(request.user), pk=pk).delete()
+    _list_to_change(request, pk).delete()
     return redirect("hotwords")

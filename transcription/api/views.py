@@ -28,7 +28,7 @@ from transcription.api.serializers import (
 )
 from transcription.exports import FORMATS, export_job
 from transcription.forms import SearchForm
-from transcription.hotwords import model_hotword_support
+from transcription.hotwords import LIST_STEWARDS_ONLY, model_hotword_support
 from transcription.models import JobStatus, Recording, Upload
 
 STEWARDS_ONLY = "Only its uploader and the team's owners and admins can change this recording."
@@ -345,12 +345,12 @@ class OptionsView(APIView):
 class ListStewardOrReadOnly(BasePermission):
     """A team's lists are read by its members and changed by its owners and admins."""
 
-    message = "Only the team's owners and admins can change its hotword lists."
+    message = LIST_STEWARDS_ONLY
 
     def has_object_permission(self, request: Request, view: APIView, obj: object) -> bool:
         if request.method in SAFE_METHODS:
             return True
-        return selectors.hotword_lists_managed_by(request.user).filter(pk=obj.pk).exists()
+        return selectors.may_change_hotword_list(request.user, obj)
 
 
 class HotwordListViewSet(viewsets.ModelViewSet):
@@ -366,6 +366,6 @@ class HotwordListViewSet(viewsets.ModelViewSet):
 
     def perform_create(self, serializer: HotwordListSerializer) -> None:
         team = serializer.validated_data.get("team")
-        if team is not None and not selectors.managed_team_ids(self.request.user).filter(team=team):
-            raise PermissionDenied(ListStewardOrReadOnly.message)
+        if team is not None and not selectors.manages_team(self.request.user, team):
+            raise PermissionDenied(LIST_STEWARDS_ONLY)
         serializer.save(owner=self.request.user)
