@@ -100,11 +100,6 @@ def team_for(user: AbstractBaseUser, team_id: object) -> Team | None:
         return None
 
 
-def hotword_lists_for(user: AbstractBaseUser) -> QuerySet[HotwordList]:
-    """The user's own lists."""
-    return HotwordList.objects.filter(owner=user, team__isnull=True)
-
-
 def hotword_lists_visible_to(user: AbstractBaseUser) -> QuerySet[HotwordList]:
     """The user's own lists and those of their teams."""
     return HotwordList.objects.filter(
