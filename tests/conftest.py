@@ -2,6 +2,7 @@
 tests, and the browser that drives the pages."""
 
 import contextlib
+import json
 import os
 import re
 import signal
@@ -353,3 +354,29 @@ def switch_to(page: Page, label: str) -> None:
     with page.expect_navigation():
         page.get_by_test_id("workspace-switcher").select_option(label=label)
     expect(page.get_by_test_id("workspace-switcher").locator("option:checked")).to_have_text(label)
+
+
+def job_events(page: Page) -> list[dict]:
+    """Every job event the page's job sockets receive from now on (sockets opened by the pages
+    it loads next), appended as they arrive: what reached the browser, whatever the page drew."""
+    events: list[dict] = []
+
+    def listen(socket) -> None:
+        if socket.url.endswith("/ws/jobs/"):
+            socket.on("framereceived", lambda payload: events.append(json.loads(payload)))
+
+    page.on("websocket", listen)
+    return events
+
+
+def statuses_of(events: list[dict], job_id: int) -> list[str]:
+    return [event["status"] for event in events if event.get("job") == job_id]
+
+
+def mark_page(page: Page) -> None:
+    """A flag on the loaded page: still set later, the page was not reloaded meanwhile."""
+    page.evaluate("() => { window.notReloaded = true; }")
+
+
+def not_reloaded(page: Page) -> bool:
+    return page.evaluate("() => window.notReloaded") is True

@@ -16,9 +16,13 @@ from tests.conftest import (
     BROWSER_CHUNK_MB,
     BROWSER_PASSWORD,
     TINY_MODEL,
+    job_events,
     log_in,
+    mark_page,
+    not_reloaded,
     open_page,
     serve_portal,
+    statuses_of,
     switch_to,
 )
 from tests.factories import MembershipFactory, TeamFactory
@@ -32,21 +36,6 @@ JOB_TIMEOUT_MS = 300_000
 PHONE = {"width": 375, "height": 740}
 DESKTOP = {"width": 1280, "height": 800}
 NEW_PASSWORD = "quiet-harbour-lantern-42"
-
-# As in test_browser_workspaces: every text the history's status cells take, in order, kept by
-# the page itself, and a flag that a reload would lose.
-WATCH_STATUS_CELLS = """() => {
-  window.statusTexts = [];
-  new MutationObserver(() => {
-    for (const cell of document.querySelectorAll("[data-testid=status-cell]")) {
-      const text = cell.textContent;
-      if (window.statusTexts.at(-1) !== text) window.statusTexts.push(text);
-    }
-  }).observe(document.getElementById("recordings-body"), {
-    subtree: true, childList: true, characterData: true,
-  });
-  window.notReloaded = true;
-}"""
 
 
 @pytest.fixture(scope="module")
@@ -137,10 +126,11 @@ def test_an_invited_newcomer_uploads_into_the_team_and_the_owner_sees_it_live(
 
     # Then watches the team's history.
     switch_to(page, "Team: Field Research (owner)")
+    events = job_events(page)
     page.get_by_test_id("nav-history").click()
     expect(page.get_by_test_id("workspace-badge")).to_have_text("Team: Field Research")
     expect(page.get_by_test_id("history-empty")).to_be_visible()
-    page.evaluate(WATCH_STATUS_CELLS)
+    mark_page(page)
 
     with open_page(browser) as newcomer:
         # The link, without an account: choose a username and a password.
@@ -172,11 +162,11 @@ def test_an_invited_newcomer_uploads_into_the_team_and_the_owner_sees_it_live(
         row = page.get_by_test_id("recording-row").filter(has_text=CLIP.name)
         expect(row.get_by_test_id("status-cell")).to_contain_text("Done", timeout=JOB_TIMEOUT_MS)
         expect(page.get_by_test_id("recording-row")).to_have_count(1)
-        assert page.evaluate("() => window.notReloaded") is True
-        seen = page.evaluate("() => window.statusTexts")
-        assert len(seen) >= 2 and "Done" not in seen[0], seen  # followed, not just the end
-
+        assert not_reloaded(page)
         recording = Recording.objects.get(name=CLIP.name)
+        # Followed as it ran, not only told the end: the job's events reached the owner's page.
+        seen = statuses_of(events, recording.jobs.get().pk)
+        assert "running" in seen and seen[-1] == "succeeded", seen
         expect(newcomer).to_have_url(f"{base}/recordings/{recording.pk}/")
 
     nina = django_user_model.objects.get(username="nina")

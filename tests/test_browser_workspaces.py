@@ -8,7 +8,17 @@ from playwright.sync_api import Page, expect
 
 from accounts.models import Role
 from tests.audio_files import speech
-from tests.conftest import BROWSER_PASSWORD, TINY_MODEL, log_in, open_page, switch_to
+from tests.conftest import (
+    BROWSER_PASSWORD,
+    TINY_MODEL,
+    job_events,
+    log_in,
+    mark_page,
+    not_reloaded,
+    open_page,
+    statuses_of,
+    switch_to,
+)
 from tests.factories import MembershipFactory, SucceededJobFactory, TeamFactory
 from transcription.models import Recording
 
@@ -18,21 +28,6 @@ CLIP = speech("en_librispeech_1995-1837-0001.wav")
 JOB_TIMEOUT_MS = 300_000
 PHONE = {"width": 375, "height": 740}
 DESKTOP = {"width": 1280, "height": 800}
-
-# Every text the history's status cells take, in order, kept by the page itself: what the test
-# reads afterwards shows whether progress arrived step by step.
-WATCH_STATUS_CELLS = """() => {
-  window.statusTexts = [];
-  new MutationObserver(() => {
-    for (const cell of document.querySelectorAll("[data-testid=status-cell]")) {
-      const text = cell.textContent;
-      if (window.statusTexts.at(-1) !== text) window.statusTexts.push(text);
-    }
-  }).observe(document.getElementById("recordings-body"), {
-    subtree: true, childList: true, characterData: true,
-  });
-  window.notReloaded = true;
-}"""
 
 
 def user(django_user_model, username: str):
@@ -59,11 +54,12 @@ def test_an_upload_into_the_team_shows_live_in_a_teammates_history(
         log_in(teammate, portal_server, "pavel")
         teammate.get_by_test_id("nav-history").click()
         expect(teammate.get_by_test_id("recording-row")).to_have_text(re.compile("diary.wav"))
+        events = job_events(teammate)
         switch_to(teammate, "Team: Research (member)")
         expect(teammate).to_have_url(f"{portal_server}/history/")
         expect(teammate.get_by_test_id("workspace-badge")).to_have_text("Team: Research")
         expect(teammate.get_by_test_id("history-empty")).to_be_visible()
-        teammate.evaluate(WATCH_STATUS_CELLS)
+        mark_page(teammate)
 
         log_in(page, portal_server, "olga")
         expect(page.get_by_test_id("workspace-badge")).to_have_text("Personal")
@@ -79,11 +75,12 @@ def test_an_upload_into_the_team_shows_live_in_a_teammates_history(
         row = teammate.get_by_test_id("recording-row").filter(has_text=CLIP.name)
         expect(row.get_by_test_id("status-cell")).to_contain_text("Done", timeout=JOB_TIMEOUT_MS)
         expect(teammate.get_by_test_id("recording-row")).to_have_count(1)  # not the diary
-        assert teammate.evaluate("() => window.notReloaded") is True
-        seen = teammate.evaluate("() => window.statusTexts")
-        assert len(seen) >= 2 and "Done" not in seen[0], seen  # followed, not just the end
+        assert not_reloaded(teammate)
 
     recording = Recording.objects.get(name=CLIP.name)
+    # Followed as it ran, not only told the end: the job's events reached the teammate's page.
+    seen = statuses_of(events, recording.jobs.get().pk)
+    assert "running" in seen and seen[-1] == "succeeded", seen
     assert (recording.owner, recording.team, recording.private) == (olga, research, False)
     job = recording.jobs.get()
     assert (job.model, job.itn) == (TINY_MODEL, False)
