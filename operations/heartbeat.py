@@ -14,7 +14,7 @@ from typing import Any
 from celery.signals import worker_ready, worker_shutting_down
 from django.conf import settings
 from django.db import close_old_connections
-from django.db.models import DurationField, ExpressionWrapper, F
+from django.db.models import DurationField, ExpressionWrapper, F, QuerySet
 from django.utils import timezone
 
 from operations import workers
@@ -64,7 +64,7 @@ def worker_status(*, node: str, queues: list[str], started_at: datetime) -> dict
     }
 
 
-def _throughput(finished) -> float | None:
+def _throughput(finished: QuerySet[Job]) -> float | None:
     """Audio seconds per wall second over the latest succeeded jobs; None before the first."""
     latest = (
         finished.filter(status=JobStatus.SUCCEEDED, recording__duration_s__isnull=False)
