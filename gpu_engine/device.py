@@ -116,3 +116,28 @@ def clear_cache() -> int:
     before = sum(torch.cuda.memory_reserved(index) for index in devices)
     torch.cuda.empty_cache()
     return before - sum(torch.cuda.memory_reserved(index) for index in devices)
+
+
+def device_report(device: str) -> dict[str, object]:
+    """The device a worker runs on, for its status: a CUDA GPU's name, index and memory in bytes
+    (used, reserved by torch, free, total); "cpu" or "mps" alone otherwise.
+
+    Only the worker's own GPU is read: mem_get_info on another would open a CUDA context there,
+    holding a few hundred MB of a GPU another worker may need.
+    """
+    match = _CUDA_PATTERN.match(device)
+    if match is None:
+        return {"device": device, "gpus": []}
+    import torch
+
+    index = int(match.group(1) or 0)
+    free, total = torch.cuda.mem_get_info(index)
+    gpu = {
+        "index": index,
+        "name": torch.cuda.get_device_name(index),
+        "used_bytes": total - free,
+        "reserved_bytes": torch.cuda.memory_reserved(index),
+        "free_bytes": free,
+        "total_bytes": total,
+    }
+    return {"device": device, "gpus": [gpu]}

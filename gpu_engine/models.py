@@ -315,3 +315,8 @@ def first_line(error: BaseException) -> str:
     lines = str(error).strip().splitlines()
     line = lines[0] if lines else type(error).__name__
     return line if len(line) <= _DETAIL_CHARS else line[: _DETAIL_CHARS - 1] + "…"
+
+
+def loaded_models() -> list[dict[str, str]]:
+    """The models this process holds, for the worker's status: backend and source of each."""
+    return [{"backend": key[0], "source": str(key[1])} for key in list(_loaded)]

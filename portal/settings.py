@@ -351,6 +351,8 @@ VAD_PROCESSES = None if _vad_processes == "auto" else int(_vad_processes)
 WORKER_SLOTS = env.int("WORKER_SLOTS", default=4)
 # The worker's CPU priority below the web's (nice, 0-19): see transcription/tasks.py.
 WORKER_NICE = env.int("WORKER_NICE", default=10)
+# Each worker writes its status to Redis this often; it shows offline after three missed.
+WORKER_HEARTBEAT_S = env.int("WORKER_HEARTBEAT_S", default=10)
 # Progress is written to the database at most this often per job.
 PROGRESS_MIN_INTERVAL_S = env.float("PROGRESS_MIN_INTERVAL_S", default=1.0)
 

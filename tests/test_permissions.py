@@ -324,6 +324,14 @@ ROWS: dict[str, Row] = {
         api=True,
     ),
     "api/options/": Row((Call("get", any_user()),), api=True),
+    # The workers' statuses, for staff only (the API's 403, not the admin's login page).
+    "api/workers/": Row((Call("get", {**any_user(403), STAFF: 200}),), api=True),
+    "api/workers/<str:name>/": Row(
+        (Call("get", {**any_user(403), STAFF: 404}),),
+        kwargs=lambda w: {"name": "no-such-worker@nowhere"},
+        api=True,
+        why="staff: no worker of that name has reported",
+    ),
     "api/search/": Row((Call("get", any_user()),), query="q=General", api=True),
     "api/usage/": Row(
         (Call("get", team_sees()),),

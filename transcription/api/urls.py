@@ -27,4 +27,5 @@ urlpatterns = [
     path("usage/", UsageView.as_view(), name="usage"),
     *router.urls,
     path("", include("accounts.api.urls")),
+    path("", include("operations.api_urls")),
 ]
