@@ -22,6 +22,7 @@ from gpu_engine.device import (
     whisper_device,
 )
 from gpu_engine.files import replacing
+from gpu_engine.stages import Stage
 from gpu_engine.types import EngineConfig, ModelUnavailableError, ProgressCallback
 
 PACKAGE_PREFIX = "package:"
@@ -140,7 +141,7 @@ def _hub_whisper_dir(
         pass
     except ValueError as error:  # neither a known size name nor an owner/name id
         raise ModelUnavailableError(f"The model {preset!r} cannot be loaded: {error}") from error
-    on_progress("downloading_model", 0.0, f"Downloading {source}")
+    on_progress(Stage.DOWNLOADING_MODEL, 0.0, f"Downloading {source}")
     try:
         return Path(download_model(source, cache_dir=hub_cache))
     except Exception as error:
@@ -260,7 +261,7 @@ def _hub_funasr_dir(
         return Path(snapshot_download(model_id, cache_dir=hub_cache, local_files_only=True))
     except Exception:  # not in the cache yet (modelscope_hub raises its own CacheNotFound)
         pass
-    on_progress("downloading_model", 0.0, f"Downloading {model_id}")
+    on_progress(Stage.DOWNLOADING_MODEL, 0.0, f"Downloading {model_id}")
     try:
         return Path(snapshot_download(model_id, cache_dir=hub_cache))
     except Exception as error:

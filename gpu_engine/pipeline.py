@@ -10,6 +10,7 @@ from gpu_engine.audio import SAMPLE_RATE, decode_audio
 from gpu_engine.backends import RecognitionBackend, backend_for
 from gpu_engine.batcher import Batcher, batcher_for
 from gpu_engine.clips import ClipResult
+from gpu_engine.stages import Stage
 from gpu_engine.types import (
     CancelCheck,
     EngineConfig,
@@ -53,12 +54,12 @@ def transcribe_file(
     """
     backend = backend_for(options.model, config, on_progress)
     batcher = batcher_for(backend, config)
-    on_progress("decoding", 0.0, "Decoding the audio")
+    on_progress(Stage.DECODING, 0.0, "Decoding the audio")
     audio = decode_audio(path, max_seconds=config.max_audio_s)
     duration = len(audio) / SAMPLE_RATE
     if should_cancel():
         raise JobCancelled()
-    on_progress("segmenting", _SEGMENTING_AT, "Finding speech")
+    on_progress(Stage.SEGMENTING, _SEGMENTING_AT, "Finding speech")
     spans = detect_speech(
         audio,
         threads=config.cpu_threads,
@@ -77,7 +78,7 @@ def transcribe_file(
         retried = stages.recognize(backend, batcher, audio, retries, options, _RETRYING_FROM)
         clips, results = clips + retries, results + retried
         retries = _skipped_speech(retries, retried, spans)
-    on_progress("finalizing", _FINALIZING_AT, "Assembling the transcript")
+    on_progress(Stage.FINALIZING, _FINALIZING_AT, "Assembling the transcript")
     return TranscriptResult(
         language=_file_language(options, clips, results),
         segments=_absolute_segments(clips, results, duration),
@@ -108,13 +109,13 @@ class Stages:
         share = (_RETRYING_FROM if starting_at < _RETRYING_FROM else _FINALIZING_AT) - starting_at
         done = 0.0
         results: dict[int, ClipResult] = {}
-        self.on_progress("transcribing", starting_at, f"0 of {len(clips)} parts")
+        self.on_progress(Stage.TRANSCRIBING, starting_at, f"0 of {len(clips)} parts")
         for index, result in batcher.results(prepared, should_cancel=self.should_cancel):
             results[index] = result
             start, end = clips[index]
             done += end - start
             self.on_progress(
-                "transcribing",
+                Stage.TRANSCRIBING,
                 starting_at + share * done / speech,
                 f"{len(results)} of {len(clips)} parts",
             )

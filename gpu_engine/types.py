@@ -4,6 +4,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gpu_engine.stages import Stage
+
 
 @dataclass(frozen=True)
 class EngineConfig:
@@ -72,8 +74,7 @@ def _is_cjk(char: str) -> bool:
     )
 
 
-# stage is one of: downloading_model, decoding, segmenting, transcribing, finalizing.
-ProgressCallback = Callable[[str, float, str], None]
+ProgressCallback = Callable[[Stage, float, str], None]
 CancelCheck = Callable[[], bool]
 
 

@@ -21,6 +21,7 @@ from django.conf import settings as django_settings
 from django.core.files.base import ContentFile
 from django.db import connection
 
+from operations import supervision
 from tests.audio_files import convert, speech
 from tests.conftest import (
     REPO,
@@ -33,7 +34,7 @@ from tests.conftest import (
 )
 from tests.factories import JobFactory, RecordingFactory
 from tests.private_services import private_postgres, private_redis
-from transcription import broker, services
+from transcription import broker
 from transcription.models import ACTIVE_STATUSES, Job, JobStage, JobStatus
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -200,7 +201,7 @@ def test_the_checks_see_a_job_run_twice_when_the_claim_fence_is_removed(
         first.send_signal(signal.SIGSTOP)
         second = start_worker(process_env, "unfenced-2@localhost", job_queue, tmp_path / "2.log",
                               **unfenced)  # fmt: skip
-        assert [taken.pk for taken in services.jobs_requeue_stalled()] == [job.pk]
+        assert [taken.pk for taken in supervision.jobs_requeue_stalled()] == [job.pk]
         wait_until(lambda: audit().get(job.pk), timeout_s=120)  # the second worker's success
         first.send_signal(signal.SIGCONT)
         wait_until(lambda: len(audit()[job.pk]) > 1, timeout_s=120)

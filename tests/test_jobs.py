@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from operations import supervision
 from tests.factories import JobFactory
 from transcription import broker, runner, services
 from transcription.models import Job, JobLost, JobStatus, Segment
@@ -90,7 +91,7 @@ def test_a_restarted_worker_requeues_the_jobs_it_left_running(
     elsewhere.claim(worker="gpu2@host")
 
     with django_capture_on_commit_callbacks(execute=True):
-        requeued = services.jobs_requeue_orphaned(worker="gpu1@host")
+        requeued = supervision.jobs_requeue_orphaned(worker="gpu1@host")
 
     assert requeued == [orphan]
     assert broker.jobs_with_messages() == {orphan.pk}

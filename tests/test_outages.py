@@ -15,12 +15,13 @@ from django.test import RequestFactory
 from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 from rest_framework.authtoken.models import Token
 
+from operations import supervision
 from portal.celery import app as celery_app
 from portal.errors import SERVER_ERROR_MESSAGE, server_error
 from tests.audio_files import speech
 from tests.conftest import BROKEN_MODEL, TINY_MODEL, free_port, running_web
 from tests.factories import JobFactory
-from transcription import broker, runner, services
+from transcription import broker, runner
 from transcription.models import Job, JobStatus
 
 DEAD_REDIS = {
@@ -78,9 +79,9 @@ def test_the_janitor_sends_again_only_the_queued_jobs_the_broker_holds_no_messag
         channel = connection.default_channel
         taken = channel.basic_get(job_queue, no_ack=False)
         try:
-            assert [job.pk for job in services.jobs_enqueue_unsent()] == [unsent.pk]
+            assert [job.pk for job in supervision.jobs_enqueue_unsent()] == [unsent.pk]
             # A backlog gets no second message: every queued job has one now.
-            assert services.jobs_enqueue_unsent() == []
+            assert supervision.jobs_enqueue_unsent() == []
         finally:
             channel.basic_ack(taken.delivery_tag)
     assert broker.jobs_with_messages() == {waiting.pk, unsent.pk}
@@ -99,9 +100,9 @@ def test_the_janitor_sends_again_a_job_whose_worker_died_between_taking_and_clai
         channel = connection.default_channel
         taken = channel.basic_get(job_queue, no_ack=False)
         try:
-            assert services.jobs_enqueue_unsent() == []  # its worker may still claim it
+            assert supervision.jobs_enqueue_unsent() == []  # its worker may still claim it
             time.sleep(1)
-            assert [job.pk for job in services.jobs_enqueue_unsent()] == [taken_by_the_dead.pk]
+            assert [job.pk for job in supervision.jobs_enqueue_unsent()] == [taken_by_the_dead.pk]
         finally:
             channel.basic_ack(taken.delivery_tag)
     assert broker.jobs_with_messages() == {taken_by_the_dead.pk}
@@ -153,7 +154,7 @@ def test_with_redis_down_an_upload_keeps_its_job_queued_and_the_janitor_sends_it
     assert (Path(settings.MEDIA_ROOT) / uploaded.recording.file.name).is_file()
     assert Job.objects.get(pk=failed.pk).status == JobStatus.QUEUED
     # Redis is back (the tests' own): the janitor finds both without a message, and sends them.
-    assert {job.pk for job in services.jobs_enqueue_unsent()} == {uploaded.pk, failed.pk}
+    assert {job.pk for job in supervision.jobs_enqueue_unsent()} == {uploaded.pk, failed.pk}
     assert broker.jobs_with_messages() == {uploaded.pk, failed.pk}
 
 

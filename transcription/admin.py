@@ -1,4 +1,10 @@
+"""Recordings and jobs in Django's admin. A job's state (status, stage, progress, attempts and
+the claim that fences every write of its worker) changes only through the model's and the
+services' transitions, so the admin shows it and never edits it; nor does it edit a job's
+segments, which are its worker's result."""
+
 from django.contrib import admin
+from django.http import HttpRequest
 
 from transcription.models import Job, Recording, Segment
 
@@ -11,11 +17,33 @@ class RecordingAdmin(admin.ModelAdmin):
 
 class SegmentInline(admin.TabularInline):
     model = Segment
+    fields = ["index", "start", "end", "text"]
+    readonly_fields = fields
+    can_delete = False
     extra = 0
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
 
 
 @admin.register(Job)
 class JobAdmin(admin.ModelAdmin):
     list_display = ["pk", "recording", "owner", "status", "stage", "progress", "model", "attempts"]
     list_filter = ["status", "model"]
+    readonly_fields = [
+        "status",
+        "stage",
+        "progress",
+        "message",
+        "error",
+        "attempts",
+        "cancel_requested",
+        "worker",
+        "heartbeat_at",
+        "started_at",
+        "finished_at",
+    ]
     inlines = [SegmentInline]

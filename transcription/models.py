@@ -8,6 +8,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from gpu_engine.stages import Stage
+
 
 class StoredCopy(StrEnum):
     """A recording's files in the storage; the playback copy is the M4A gpu_engine writes."""
@@ -76,13 +78,8 @@ class JobStatus(models.TextChoices):
     CANCELLED = "cancelled"
 
 
-class JobStage(models.TextChoices):
-    QUEUED = "queued"
-    DOWNLOADING_MODEL = "downloading_model"
-    DECODING = "decoding"
-    SEGMENTING = "segmenting"
-    TRANSCRIBING = "transcribing"
-    FINALIZING = "finalizing"
+# The engine's stages as the field's choices, so there is no second list to keep in step.
+JobStage = models.TextChoices("JobStage", [(stage.name, stage.value) for stage in Stage])
 
 
 ACTIVE_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)

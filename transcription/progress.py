@@ -13,6 +13,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
+from gpu_engine.stages import Stage
 from transcription.models import Job
 
 logger = logging.getLogger(__name__)
@@ -29,7 +30,7 @@ class ProgressPayload(TypedDict):
     recording: int
     team: int | None  # the recording's team; None in its uploader's personal workspace
     status: str  # queued | running | succeeded | failed | cancelled
-    stage: str  # queued | downloading_model | decoding | segmenting | transcribing | finalizing
+    stage: Stage
     progress: float  # 0-100
     message: str
     error: str

@@ -10,9 +10,10 @@ from django.conf import settings
 from django.core.files import File
 from django.db import InterfaceError, OperationalError, close_old_connections
 
+from gpu_engine.stages import Stage
 from gpu_engine.types import EngineConfig, EngineError, JobCancelled, JobOptions
 from transcription import progress, services, storage
-from transcription.models import Job, JobLost, JobStage, Recording, StoredCopy
+from transcription.models import Job, JobLost, Recording, StoredCopy
 
 logger = logging.getLogger(__name__)
 
@@ -73,9 +74,9 @@ class JobReporter:
         self.cancelled = False
         self.deadline: float | None = None
 
-    def __call__(self, stage: str, percent: float, message: str = "") -> None:
+    def __call__(self, stage: Stage, percent: float, message: str = "") -> None:
         now = time.monotonic()
-        if self.deadline is None and stage != JobStage.DOWNLOADING_MODEL:
+        if self.deadline is None and stage != Stage.DOWNLOADING_MODEL:
             self.deadline = now + job_time_limit(self.job)
         if stage == self.job.stage and now - self.last_write < settings.PROGRESS_MIN_INTERVAL_S:
             return
@@ -179,7 +180,7 @@ def _transcribe(job: Job) -> None:
                 on_progress=reporter,
                 should_cancel=reporter.should_cancel,
             )
-        reporter(JobStage.FINALIZING, 100.0)
+        reporter(Stage.FINALIZING, 100.0)
         recording.duration_s = result.duration_s
         recording.save(update_fields=["duration_s"])
         services.job_store_transcript(

@@ -1,10 +1,10 @@
 import os
 
 from celery import shared_task
-from celery.signals import worker_init, worker_ready, worker_shutting_down
+from celery.signals import worker_init, worker_shutting_down
 from django.conf import settings
 
-from transcription import broker, retention, runner, services, uploads
+from transcription import broker, retention, runner, uploads
 
 
 # A database that is down before the job is claimed: the task is tried again later; should that
@@ -17,14 +17,6 @@ from transcription import broker, retention, runner, services, uploads
 )
 def transcribe_job(self, job_id: int) -> None:
     runner.run_job(job_id, worker=self.request.hostname or "worker")
-
-
-@shared_task(name="transcription.requeue_stalled_jobs")
-def requeue_stalled_jobs() -> None:
-    """The janitor, sent by beat: jobs whose worker died for good, and jobs whose message the
-    broker never got or lost."""
-    services.jobs_requeue_stalled()
-    services.jobs_enqueue_unsent()
 
 
 @shared_task(name="transcription.expire_uploads")
@@ -43,11 +35,6 @@ def lower_worker_priority(sender, **kwargs) -> None:
     quick while jobs use every core: the worker, and the speech detectors it starts, yield the
     CPU to the web. On a host of its own it changes nothing."""
     os.nice(settings.WORKER_NICE)
-
-
-@worker_ready.connect
-def requeue_orphaned_jobs(sender, **kwargs) -> None:
-    services.jobs_requeue_orphaned(worker=sender.hostname)
 
 
 @worker_shutting_down.connect
