@@ -108,6 +108,13 @@ def tiny_paraformer_dir() -> Path:
     return build_tiny_paraformer(Path(settings.MODEL_CACHE_DIR) / TINY_MODEL)
 
 
+# The folders as the settings give them, read before any test overrides them: the session's
+# child processes are shared by later tests, so they must not keep one test's own folder (the
+# permission matrix's world has its own MEDIA_ROOT, and its /readyz cells start the worker).
+SHARED_MEDIA_ROOT = str(settings.MEDIA_ROOT)
+SHARED_PARTIAL_UPLOADS_DIR = str(settings.PARTIAL_UPLOADS_DIR)
+
+
 @pytest.fixture(scope="session")
 def process_env(django_db_setup, tiny_paraformer_dir) -> dict[str, str]:
     """Environment for child processes: the test database, the same media and broker."""
@@ -117,8 +124,8 @@ def process_env(django_db_setup, tiny_paraformer_dir) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         DATABASE_URL=f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        MEDIA_ROOT=str(settings.MEDIA_ROOT),
-        PARTIAL_UPLOADS_DIR=str(settings.PARTIAL_UPLOADS_DIR),
+        MEDIA_ROOT=SHARED_MEDIA_ROOT,
+        PARTIAL_UPLOADS_DIR=SHARED_PARTIAL_UPLOADS_DIR,
         MODEL_CACHE_DIR=str(settings.MODEL_CACHE_DIR),
         # paraformer-zh is offered (for the upload page's language choices), never loaded.
         ASR_ENABLED_MODELS=f"whisper-base,{TINY_MODEL},{BROKEN_MODEL},paraformer-zh",
