@@ -286,6 +286,9 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
 ]
+# The sizes the pages are looked at, and how long a browser test waits for a job to end.
+SCREENS = {"phone": {"width": 375, "height": 740}, "desktop": {"width": 1280, "height": 800}}
+JOB_TIMEOUT_MS = 300_000
 BROWSER_PASSWORD = "pw-for-browser-tests"
 
 
@@ -387,3 +390,12 @@ def mark_page(page: Page) -> None:
 
 def not_reloaded(page: Page) -> bool:
     return page.evaluate("() => window.notReloaded") is True
+
+
+def screenshot(page: Page, folder: Path, name: str) -> Path:
+    """A full-page shot named after `name` and the viewport, its path printed for a look."""
+    size = page.viewport_size
+    shot = folder / f"{name}-{size['width']}x{size['height']}.png"
+    page.screenshot(path=shot, full_page=True)
+    print(f"screenshot: {shot}")
+    return shot

@@ -8,7 +8,14 @@ import srt
 from playwright.sync_api import Route, WebSocketRoute, expect
 
 from tests.audio_files import speech
-from tests.conftest import BROWSER_CHUNK_MB, BROWSER_PASSWORD, log_in, publish, wait_for_page
+from tests.conftest import (
+    BROWSER_CHUNK_MB,
+    BROWSER_PASSWORD,
+    JOB_TIMEOUT_MS,
+    log_in,
+    publish,
+    wait_for_page,
+)
 from tests.factories import JobFactory, SucceededJobFactory
 from transcription import services
 from transcription.models import Recording, Upload
@@ -16,7 +23,6 @@ from transcription.models import Recording, Upload
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 CLIP = speech("en_librispeech_1995-1837-0001.wav")
-JOB_TIMEOUT_MS = 300_000
 
 
 def test_upload_transcribe_play_and_export(

@@ -15,12 +15,15 @@ from tests.audio_files import speech
 from tests.conftest import (
     BROWSER_CHUNK_MB,
     BROWSER_PASSWORD,
+    JOB_TIMEOUT_MS,
+    SCREENS,
     TINY_MODEL,
     job_events,
     log_in,
     mark_page,
     not_reloaded,
     open_page,
+    screenshot,
     serve_portal,
     statuses_of,
     switch_to,
@@ -32,9 +35,6 @@ from transcription.models import Recording
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 CLIP = speech("en_librispeech_1995-1837-0001.wav")
-JOB_TIMEOUT_MS = 300_000
-PHONE = {"width": 375, "height": 740}
-DESKTOP = {"width": 1280, "height": 800}
 NEW_PASSWORD = "quiet-harbour-lantern-42"
 
 
@@ -196,7 +196,7 @@ def test_the_team_and_invitation_pages_fit_a_phone_and_a_desktop(
     )
     pages = {"team": f"/teams/{team.pk}/", "invitation": f"/invitations/{token}/"}
     overflows = []
-    for size_name, size in (("phone", PHONE), ("desktop", DESKTOP)):
+    for size_name, size in SCREENS.items():
         with open_page(browser, viewport=size) as owner, open_page(browser, viewport=size) as guest:
             log_in(owner, portal_server, "olga")
             for name, path in pages.items():
@@ -208,9 +208,7 @@ def test_the_team_and_invitation_pages_fit_a_phone_and_a_desktop(
                     expect(shown.get_by_test_id("invite-form")).to_be_visible()
                 else:
                     expect(shown.get_by_test_id("invitation-signup")).to_be_visible()
-                shot = tmp_path / f"{name}-{size_name}-{size['width']}x{size['height']}.png"
-                shown.screenshot(path=shot, full_page=True)
-                print(f"screenshot: {shot}")
+                screenshot(shown, tmp_path, f"{name}-{size_name}")
                 try:
                     fits_sideways(shown)
                 except AssertionError as error:

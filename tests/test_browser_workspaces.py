@@ -10,12 +10,15 @@ from accounts.models import Role
 from tests.audio_files import speech
 from tests.conftest import (
     BROWSER_PASSWORD,
+    JOB_TIMEOUT_MS,
+    SCREENS,
     TINY_MODEL,
     job_events,
     log_in,
     mark_page,
     not_reloaded,
     open_page,
+    screenshot,
     statuses_of,
     switch_to,
 )
@@ -25,9 +28,6 @@ from transcription.models import Recording
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 CLIP = speech("en_librispeech_1995-1837-0001.wav")
-JOB_TIMEOUT_MS = 300_000
-PHONE = {"width": 375, "height": 740}
-DESKTOP = {"width": 1280, "height": 800}
 
 
 def user(django_user_model, username: str):
@@ -171,7 +171,7 @@ def test_the_workspace_pages_fit_a_phone_and_a_desktop(
         "search": "/search/?q=plan",
         "recording": f"/recordings/{personal.pk}/",
     }
-    for size_name, size in (("phone", PHONE), ("desktop", DESKTOP)):
+    for size_name, size in SCREENS.items():
         with open_page(browser, viewport=size) as page:
             log_in(page, portal_server, quinn.username)
             switch_to(page, "Team: Research and Development (owner)")
@@ -196,6 +196,4 @@ def test_the_workspace_pages_fit_a_phone_and_a_desktop(
                 if name == "search":
                     expect(page.get_by_test_id("search-hit")).to_have_count(2)
                 header_fits(page)
-                shot = tmp_path / f"{name}-{size_name}-{size['width']}x{size['height']}.png"
-                page.screenshot(path=shot, full_page=True)
-                print(f"screenshot: {shot}")
+                screenshot(page, tmp_path, f"{name}-{size_name}")

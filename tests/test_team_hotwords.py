@@ -9,15 +9,21 @@ from playwright.sync_api import expect
 
 from accounts.models import Role
 from tests.audio_files import speech
-from tests.conftest import BROWSER_PASSWORD, api_client_for, log_in, open_page, switch_to
+from tests.conftest import (
+    BROWSER_PASSWORD,
+    SCREENS,
+    api_client_for,
+    log_in,
+    open_page,
+    screenshot,
+    switch_to,
+)
 from tests.factories import MembershipFactory, TeamFactory
 from tests.teams import Crew
 from transcription.hotwords import LIST_STEWARDS_ONLY, hotwords_for_job
 from transcription.models import HotwordList
 
 CLIP = speech("zh_funasr_asr_example.wav")
-PHONE = {"width": 375, "height": 740}
-DESKTOP = {"width": 1280, "height": 800}
 FITS_ACROSS = "e => e.getBoundingClientRect().right <= document.documentElement.clientWidth"
 
 
@@ -175,7 +181,7 @@ def test_the_team_lists_on_a_phone_and_a_desktop(
     MembershipFactory(team=team, user=sami, role=Role.MEMBER)
     HotwordList.objects.create(owner=sami, name="sami's own", words="Sami")
     who = (("rita", "admin"), ("sami", "member"))
-    for size_name, size in (("phone", PHONE), ("desktop", DESKTOP)):
+    for size_name, size in SCREENS.items():
         for username, role in who:
             with open_page(browser, viewport=size) as page:
                 log_in(page, portal_server, username)
@@ -205,9 +211,6 @@ def test_the_team_lists_on_a_phone_and_a_desktop(
                     expect(page.locator("main form")).to_have_count(0)
                 table = page.get_by_test_id("hotword-lists")
                 assert table.evaluate("t => t.scrollWidth <= t.clientWidth")
-                dimensions = f"{size['width']}x{size['height']}"
-                shot = tmp_path / f"hotwords-{role}-{size_name}-{dimensions}.png"
-                page.screenshot(path=shot, full_page=True)
-                print(f"screenshot: {shot}")
+                screenshot(page, tmp_path, f"hotwords-{role}-{size_name}")
     saved = HotwordList.objects.get(team=team)
     assert saved.owner == rita
