@@ -66,6 +66,13 @@ def workspace_of(recording: Recording) -> Workspace:
 
 
 def active_workspace(request: HttpRequest) -> Workspace:
+    # Kept on the request: the view and the layout's context processor both ask, once a page.
+    if not hasattr(request, "_active_workspace"):
+        request._active_workspace = _session_workspace(request)
+    return request._active_workspace
+
+
+def _session_workspace(request: HttpRequest) -> Workspace:
     team_id = request.session.get(SESSION_KEY)
     if team_id is None:
         return PERSONAL_WORKSPACE
