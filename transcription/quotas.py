@@ -109,7 +109,7 @@ def usage(workspace: Team | str, user: AbstractBaseUser | None = None) -> Usage:
 
 def ensure_room(
     workspace: Team | str, user: AbstractBaseUser, size_bytes: int, duration_s: float | None
-) -> Usage:
+) -> None:
     """Raise QuotaExceeded unless the workspace has room for a recording of this size and length
     (None: not known yet, as when a resumable upload is announced; then only a month with no
     hours left at all is refused, since no file could fit).
@@ -119,6 +119,8 @@ def ensure_room(
     one after the other and cannot both squeeze past a limit. A "no key" lock: it waits only
     for another such check (or a change of the row), never blocks rows merely referring to it.
     """
+    if _limits(workspace) == (None, None):
+        return  # unlimited (the default): no lock to take, nothing to count on every upload
     if workspace == PERSONAL:
         get_user_model().objects.select_for_update(no_key=True).get(pk=user.pk)
     else:
@@ -134,7 +136,7 @@ def ensure_room(
         )
     left = now.audio_hours_left
     if left is None:
-        return now
+        return
     a_month = f"({_hours_text(now.audio_hours_limit)} a month)"
     if duration_s is None and left <= 0:
         raise QuotaExceeded(
@@ -147,7 +149,6 @@ def ensure_room(
             f"{_hours_text(left)} left this month {a_month}.",
             limit=Limit.AUDIO_HOURS,
         )
-    return now
 
 
 def _hours_text(hours: float) -> str:
