@@ -110,11 +110,33 @@ class Job(models.Model):
 
     attempts = models.PositiveSmallIntegerField(default=0)
     cancel_requested = models.BooleanField(default=False)
+    # Who asked for the cancel, when it was not the owner (site staff, from the workers page).
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    # The broker priority its message was last sent with (0 runs first), and when: a job's place
+    # in the queue is (priority, queued_at).
+    priority = models.PositiveSmallIntegerField(default=0)
+    queued_at = models.DateTimeField(null=True, blank=True)
     worker = models.CharField(max_length=255, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+
+    # Telemetry of the attempt that finished it: where its time went, on what, how fast.
+    queue_wait_s = models.FloatField(null=True, blank=True)
+    decoding_s = models.FloatField(null=True, blank=True)
+    speech_detection_s = models.FloatField(null=True, blank=True)
+    recognition_s = models.FloatField(null=True, blank=True)
+    # Audio seconds per wall second of the attempt.
+    speed_x = models.FloatField(null=True, blank=True)
+    device = models.CharField(max_length=64, blank=True)
+    peak_gpu_bytes = models.BigIntegerField(null=True, blank=True)
 
     # The transcript, filled when the job succeeds (segments in Segment).
     detected_language = models.CharField(max_length=16, blank=True)
@@ -122,7 +144,11 @@ class Job(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["owner", "-created_at"])]
+        indexes = [
+            models.Index(fields=["owner", "-created_at"]),
+            # The queue in the order it runs (transcription.queue).
+            models.Index(fields=["status", "priority", "queued_at"], name="job_queue_order"),
+        ]
 
     def __str__(self) -> str:
         return f"Job {self.pk} ({self.status})"
