@@ -114,15 +114,16 @@ def clear_cache(state: Any, **kwargs: Any) -> dict[str, Any]:
         }
     gpus = clear_gpu_cache()
     freed = sum(gpu["freed_bytes"] for gpu in gpus)
+    detail = f"freed {freed / 2**20:.0f} MiB of cached GPU memory"
+    if not gpus:  # CUDA not used by this process yet: no job, no model loaded
+        detail = "nothing to clear: nothing has used the GPU yet"
     return {
         "ok": True,
         "cleared": bool(gpus),
         "device": device,
         "gpus": gpus,
         "freed_bytes": freed,
-        "detail": f"freed {freed / 2**20:.0f} MiB of cached GPU memory"
-        if gpus
-        else "nothing to clear: no model has used the GPU yet",
+        "detail": detail,
     }
 
 
