@@ -186,8 +186,8 @@ def _run_claimed(job: Job) -> None:
     """Ends the job succeeded, failed (with its reason) or cancelled; only losing the job, the
     database or the worker itself escapes, for run_job to deal with."""
     reporter = JobReporter(job)
-    with reporter.measuring():
-        try:
+    try:
+        with reporter.measuring():
             if job.attempts > settings.JOB_MAX_ATTEMPTS:
                 job.mark_failed(
                     reason=f"The worker stopped {job.attempts - 1} times while processing this "
@@ -197,14 +197,13 @@ def _run_claimed(job: Job) -> None:
             else:
                 progress.publish(job)
                 _transcribe(job, reporter)
-        except (JobLost, WorkerStopping, *DATABASE_DOWN):
-            raise
-        except Exception as error:
-            logger.exception("Job %s failed unexpectedly", job.pk)
-            job.mark_failed(
-                reason=f"Unexpected error while transcribing: {error}",
-                telemetry=reporter.telemetry(),
-            )
+    except (JobLost, WorkerStopping, *DATABASE_DOWN):
+        raise
+    except Exception as error:
+        logger.exception("Job %s failed unexpectedly", job.pk)
+        job.mark_failed(
+            reason=f"Unexpected error while transcribing: {error}", telemetry=reporter.telemetry()
+        )
     logger.info("Job %s %s on attempt %s", job.pk, job.status, job.attempts)
     progress.publish(job)
 
