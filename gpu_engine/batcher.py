@@ -62,7 +62,11 @@ class BatchRecord:
 class Batcher:
     def __init__(self, backend: RecognitionBackend, *, batch_seconds: float, name: str) -> None:
         self.backend = backend
+        self.name = name
+        # Lowered by out-of-memory errors, never raised again: what fitted once stays the limit.
         self.batch_seconds = batch_seconds
+        # Model calls that ran out of GPU memory, for the worker's status.
+        self.oom_events = 0
         self.recent: deque[BatchRecord] = deque(maxlen=RECENT_BATCHES)
         # Each running job's clips not yet taken, oldest first; jobs in turn order.
         self._queues: dict[int, deque[Request]] = {}
@@ -181,7 +185,11 @@ class Batcher:
         try:
             results = self.backend.recognize_batch([r.clip for r in batch])
         except Exception as error:
-            if not is_out_of_memory(error) or len(batch) == 1:
+            if not is_out_of_memory(error):
+                _fail(batch, error)
+                return
+            self.oom_events += 1
+            if len(batch) == 1:
                 _fail(batch, error)
                 return
             results = None
@@ -196,7 +204,8 @@ class Batcher:
     def _run_in_halves(self, batch: list[Request], cost: float) -> None:
         freed = clear_cache()
         half = len(batch) // 2
-        # Later batches stay within what may fit, rather than failing first every time.
+        # Later batches stay within what may fit, rather than failing first every time. Never
+        # below one clip: the cost is the longest clip times two or more clips.
         self.batch_seconds = min(self.batch_seconds, cost / 2)
         logger.warning(
             "Out of GPU memory on a batch of %d clips (%.0f s of audio); freed %.0f MiB of "
@@ -310,3 +319,18 @@ def batcher_close(model: object) -> None:
         batcher = _batchers.pop(id(model), None)
     if batcher is not None:
         batcher.close()
+
+
+def batcher_report() -> list[dict[str, object]]:
+    """Each loaded model's batcher, for the worker's status: its batch budget now (audio seconds
+    per model call, lowered by out-of-memory errors) and how many of those it met."""
+    with _batchers_lock:
+        batchers = list(_batchers.values())
+    return [
+        {
+            "model": batcher.name,
+            "batch_seconds": round(batcher.batch_seconds, 1),
+            "oom_events": batcher.oom_events,
+        }
+        for batcher in batchers
+    ]

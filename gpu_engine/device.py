@@ -7,6 +7,9 @@ that names "cpu" pays nothing.
 import os
 import re
 import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from gpu_engine.types import EngineError
 
@@ -161,3 +164,47 @@ def device_report(device: str) -> dict[str, object]:
         "total_bytes": total,
     }
     return {"device": device, "gpus": [gpu]}
+
+
+def describe_device(device: str) -> str:
+    """The device as a job's telemetry names it: "cpu", "mps", or "cuda:0 (NVIDIA H200)"."""
+    match = _CUDA_PATTERN.match(device)
+    if match is None:
+        return device
+    import torch
+
+    return f"{device} ({torch.cuda.get_device_name(int(match.group(1) or 0))})"
+
+
+# Jobs being watched per CUDA device index, so that the peak is reset only when none is.
+_peak_watchers: dict[int, int] = {}
+_peak_lock = threading.Lock()
+
+
+@contextmanager
+def peak_gpu_memory(device: str) -> Iterator[Callable[[], int | None]]:
+    """While open, a function giving the peak bytes torch allocated on `device` since the watch
+    began; it gives None off CUDA.
+
+    torch keeps one peak per device for the whole process, so the jobs a worker runs at the same
+    time share it: a job's figure is the peak since the earliest of the overlapping jobs began,
+    the others' memory included. The peak is reset only when no other job is watched, so one
+    job's start never erases another's peak. Only torch's allocations count: CTranslate2
+    (Whisper) allocates outside torch.
+    """
+    match = _CUDA_PATTERN.match(device)
+    if match is None:
+        yield lambda: None
+        return
+    import torch
+
+    index = int(match.group(1) or 0)
+    with _peak_lock:
+        if not _peak_watchers.get(index):
+            torch.cuda.reset_peak_memory_stats(index)
+        _peak_watchers[index] = _peak_watchers.get(index, 0) + 1
+    try:
+        yield lambda: torch.cuda.max_memory_allocated(index)
+    finally:
+        with _peak_lock:
+            _peak_watchers[index] -= 1

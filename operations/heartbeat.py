@@ -36,10 +36,12 @@ def project_version() -> str:
 
 
 def worker_status(*, node: str, queues: list[str], started_at: datetime) -> dict[str, Any]:
+    from gpu_engine.batcher import batcher_report
     from gpu_engine.device import device_report, resolve_device
     from gpu_engine.models import loaded_models
 
     now = timezone.now()
+    batchers = batcher_report()
     # Counted from the database rather than in memory: jobs finished by this process, whichever
     # thread ran them; a job ends once however often its task was delivered.
     finished = Job.objects.filter(worker=node, finished_at__gte=started_at)
@@ -57,6 +59,9 @@ def worker_status(*, node: str, queues: list[str], started_at: datetime) -> dict
         "state": control.current_state().value,
         **device_report(resolve_device(settings.ASR_DEVICE)),
         "loaded_models": loaded_models(),
+        # Per model: its batch budget, which out-of-memory errors lower, and how many it met.
+        "batchers": batchers,
+        "oom_events": sum(batcher["oom_events"] for batcher in batchers),
         "running_jobs": [
             {"id": job_id, "stage": stage, "progress": progress}
             for job_id, stage, progress in running.values_list("id", "stage", "progress")

@@ -1,5 +1,6 @@
 """Voxa settings: every value comes from the environment (see .env.example)."""
 
+import ipaddress
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -42,8 +43,9 @@ if PUBLIC_URL:
 _https = PUBLIC_URL.startswith("https://")
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = _https
 SECURE_SSL_REDIRECT = _https
-# The container healthchecks call the web process directly, over plain http.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+# The container healthchecks (and a Prometheus on the containers' network) call the web process
+# directly, over plain http.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=365 * 24 * 3600 if _https else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = _https
 # Preloading is a promise to the browsers' lists that only the owner of the whole domain can make
@@ -412,3 +414,20 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
+
+# Prometheus' /metrics (operations/metrics.py): "off" answers 404; "token" asks for
+# `Authorization: Bearer METRICS_TOKEN` (or METRICS_TOKEN_FILE); "addresses" lets in only clients in
+# METRICS_ALLOWED_ADDRESSES (CIDRs, e.g. 10.0.0.0/8,::1/128), the client address as the login
+# throttling sees it (TRUSTED_PROXIES).
+METRICS = env("METRICS", default="off")
+METRICS_TOKEN = environ.FileAwareEnv()("METRICS_TOKEN", default="")
+METRICS_ALLOWED_ADDRESSES = env.list("METRICS_ALLOWED_ADDRESSES", default=[])
+if METRICS not in ("off", "token", "addresses"):
+    raise ImproperlyConfigured(f"METRICS is {METRICS!r}: use off, token or addresses.")
+if METRICS == "token" and len(METRICS_TOKEN) < 32:
+    raise ImproperlyConfigured("METRICS=token needs a METRICS_TOKEN of 32 or more characters.")
+for _network in METRICS_ALLOWED_ADDRESSES:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError as error:
+        raise ImproperlyConfigured(f"METRICS_ALLOWED_ADDRESSES: {error}") from error

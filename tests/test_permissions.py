@@ -314,6 +314,10 @@ ROWS: dict[str, Row] = {
         needs_worker=True,
         why="a worker answers, so ready, whoever asks",
     ),
+    # Prometheus' metrics: a scraper's, not a user's (tests/test_metrics.py turns them on).
+    "metrics": Row(
+        (Call("get", everyone(404)),), why="METRICS is off by default: no route to anyone"
+    ),
     # API
     "api/": Row((Call("get", any_user()),), api=True),
     "api/token/": Row(

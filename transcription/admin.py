@@ -46,5 +46,13 @@ class JobAdmin(admin.ModelAdmin):
         "heartbeat_at",
         "started_at",
         "finished_at",
+        # The telemetry its worker measured.
+        "queue_wait_s",
+        "decoding_s",
+        "speech_detection_s",
+        "recognition_s",
+        "speed_x",
+        "device",
+        "peak_gpu_bytes",
     ]
     inlines = [SegmentInline]

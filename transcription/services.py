@@ -17,7 +17,7 @@ from django.utils import timezone
 from accounts.models import Team
 from transcription import broker, progress, quotas
 from transcription.hotwords import hotwords_for_job
-from transcription.models import Job, JobStatus, Recording, Segment
+from transcription.models import NO_TELEMETRY, Job, JobStatus, JobTelemetry, Recording, Segment
 from transcription.probe import RejectedUpload, probe_audio
 from transcription.selectors import PERSONAL
 
@@ -247,7 +247,12 @@ def job_requeue(*, job: Job, why: str) -> bool:
 
 @transaction.atomic
 def job_store_transcript(
-    *, job: Job, language: str, text: str, segments: list[tuple[float, float, str]]
+    *,
+    job: Job,
+    language: str,
+    text: str,
+    segments: list[tuple[float, float, str]],
+    telemetry: JobTelemetry = NO_TELEMETRY,
 ) -> None:
     """Replace any partial result of an earlier attempt, then mark the job succeeded."""
     job.segments.all().delete()
@@ -255,4 +260,4 @@ def job_store_transcript(
         Segment(job=job, index=i, start=start, end=end, text=segment_text)
         for i, (start, end, segment_text) in enumerate(segments)
     )
-    job.mark_succeeded(language=language, text=text)
+    job.mark_succeeded(language=language, text=text, telemetry=telemetry)
