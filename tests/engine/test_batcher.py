@@ -327,3 +327,11 @@ def test_out_of_memory_halves_the_budget_and_the_batch_is_retried_complete(
     assert dict(batcher.results(clips, should_cancel=never)) == results
     assert [len(record.jobs) for record in batcher.recent] == [2, 2]
     assert batcher.oom_events == events_before + 1
+
+
+def test_a_closed_batcher_ends_its_thread(batcher: Batcher) -> None:
+    closing = Batcher(batcher.backend, batch_seconds=batcher.batch_seconds, name="closing")
+
+    closing.close()
+
+    assert "batcher-closing" not in {thread.name for thread in threading.enumerate()}
