@@ -42,6 +42,9 @@ class JobAdmin(admin.ModelAdmin):
         "attempts",
         "cancel_requested",
         "cancelled_by",
+        # Its place in the queue, set each time its message is sent.
+        "priority",
+        "queued_at",
         "worker",
         "heartbeat_at",
         "started_at",
