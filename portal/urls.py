@@ -10,6 +10,7 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("api/", include("transcription.api.urls")),
     path("", include("accounts.team_urls")),
+    path("", include("operations.urls")),
     path("", include("transcription.urls")),
 ]
 
