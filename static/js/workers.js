@@ -168,7 +168,7 @@ function fillCard(entry) {
   parts.facts.replaceChildren(
     ...fact("Host", worker.host),
     ...fact("PID", worker.pid),
-    ...fact("Queues", (worker.queues ?? []).join(", ")),
+    ...fact("Queues", (worker.queues ?? []).join("\n")),
     ...fact("Device", deviceOf(worker)),
     ...fact("Models loaded", (worker.loaded_models ?? []).map(modelName).join(", ") || "none"),
     ...fact("Jobs done", worker.jobs_done),
