@@ -174,8 +174,8 @@ function fillCard(entry) {
     ...fact("Jobs done", worker.jobs_done),
     ...fact("Jobs failed", worker.jobs_failed),
     ...fact("Throughput", worker.throughput == null ? null : `${worker.throughput}× real time`),
-    ...fact("Out-of-memory events", oomEvents(worker.oom_events)),
-    ...fact("Batch budget", worker.batch_seconds == null ? null : `${worker.batch_seconds} s of audio`),
+    ...fact("Out-of-memory events", worker.oom_events),
+    ...fact("Batch budget", batchBudgets(worker.batchers)),
     ...fact("Uptime", duration(worker.uptime_s)),
     ...fact("Version", worker.version),
   );
@@ -200,13 +200,15 @@ function modelName(model) {
   return `${source.split("/").filter(Boolean).pop() ?? source} (${model.backend})`;
 }
 
-// The heartbeat's count, or its list of events (the latest last) with the batch each left.
-function oomEvents(events) {
-  if (events == null) return null;
-  if (!Array.isArray(events)) return events;
-  const last = events.at(-1);
-  const left = last?.batch_seconds == null ? "" : `, the last left ${last.batch_seconds} s`;
-  return `${events.length}${left}`;
+// Each model's batch budget (audio seconds per model call), which out-of-memory errors lower.
+function batchBudgets(batchers) {
+  if (!batchers?.length) return null;
+  return batchers
+    .map(({ model, batch_seconds: seconds, oom_events: events }) => {
+      const hits = events ? `, after ${events} out-of-memory event${events === 1 ? "" : "s"}` : "";
+      return `${model}: ${seconds} s${hits}`;
+    })
+    .join("\n");
 }
 
 function gpuMemory(gpu) {
@@ -363,11 +365,11 @@ function loadQueue() {
 async function readQueue() {
   try {
     const queue = await api("queue/");
-    const jobs = queue.jobs ?? queue.results ?? [];
+    const jobs = queue.results;
     queueBody.replaceChildren(...jobs.map(queueRow));
     queueTable.hidden = jobs.length === 0;
     queueEmpty.hidden = jobs.length > 0;
-    queueTotals.textContent = totalsText(queue.totals ?? queue, jobs.length);
+    queueTotals.textContent = totalsText(queue.totals, jobs.length);
     queueError.hidden = true;
   } catch (error) {
     showError(queueError, `Could not read the queue: ${error.message}`);
@@ -381,10 +383,11 @@ function queueRow(job) {
   const cells = [
     [job.position, "num"],
     [`Job ${job.id}`, ""],
-    [nameOf(job.owner), ""],
-    [nameOf(job.workspace) ?? "Personal", ""],
-    [duration(job.audio_s ?? job.duration_s), "num"],
+    [job.owner, "name"],
+    [job.workspace, "name"],
+    [duration(job.audio_s), "num"],
     [job.priority, "num"],
+    [job.eta_s == null ? null : `in ${duration(job.eta_s)}`, ""],
     [formatDate(job.queued_at), "hint created"],
   ];
   for (const [value, className] of cells) tr.append(element("td", className, value ?? DASH));
@@ -398,22 +401,18 @@ function queueRow(job) {
   return tr;
 }
 
-function nameOf(value) {
-  if (value && typeof value === "object") return value.name ?? value.username ?? null;
-  return value ?? null;
-}
-
 function totalsText(totals, shown) {
-  const count = totals.jobs ?? shown;
+  const count = totals.jobs;
   if (!count) return "Nothing is waiting.";
-  const hours = totals.audio_hours ?? totals.waiting_audio_hours;
-  const parts = [`${count} job${count === 1 ? "" : "s"} waiting`];
-  if (hours != null) parts.push(`${Number(hours).toFixed(2)} h of audio`);
-  parts.push(
+  const parts = [
+    `${count} job${count === 1 ? "" : "s"} waiting`,
+    `${Number(totals.audio_hours).toFixed(2)} h of audio`,
     totals.drain_eta_s == null
-      ? "no worker's throughput yet to say when the queue drains"
-      : `should drain in about ${duration(totals.drain_eta_s)}`,
-  );
+      ? "no throughput measured yet to say when it drains"
+      : `should drain in about ${duration(totals.drain_eta_s)} at ` +
+        `${totals.throughput_audio_s_per_s}× real time`,
+  ];
+  if (shown < count) parts.push(`the first ${shown} shown`);
   return `${parts.join(" · ")}.`;
 }
 
