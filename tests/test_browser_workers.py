@@ -19,6 +19,7 @@ from tests.conftest import (
     start_worker,
     stop_process,
 )
+from tests.factories import JobFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -31,10 +32,17 @@ def test_a_live_worker_answers_its_actions_on_the_page_and_goes_offline_when_kil
     portal_server, process_env, django_user_model, page, tmp_path
 ):
     django_user_model.objects.create_user("stella", password=BROWSER_PASSWORD, is_staff=True)
+    # Waiting, and never sent to a broker: it stays in the queue.
+    waiting = JobFactory(recording__owner__username="olga", recording__duration_s=90)
     log_in(page, portal_server, "stella")
     page.get_by_test_id("nav-workers").click()
     expect(page).to_have_url(f"{portal_server}/workers/")
     expect(page.get_by_test_id("live-state")).to_have_text("Live")
+    queued = page.get_by_test_id("queue-row")
+    expect(queued).to_have_count(1)
+    expect(queued).to_have_attribute("data-job", str(waiting.pk))
+    expect(queued).to_contain_text("olga")
+    expect(page.get_by_test_id("queue-totals")).to_contain_text("1 job waiting · 0.03 h of audio")
     mark_page(page)
 
     name = f"page-{os.getpid()}@localhost"

@@ -2,7 +2,7 @@
 // with each worker's answer, the queue and the audit log. The socket sends the whole list as it
 // opens, then each worker's status at every heartbeat; a worker silent for OFFLINE_INTERVALS of
 // its own heartbeats is shown offline here before the server's list says so.
-import { api, describeJob, formatBytes, formatDate } from "./api.js";
+import { api, clock, describeJob, formatBytes, formatDate } from "./api.js";
 
 const root = document.getElementById("workers-page");
 const OFFLINE_INTERVALS = Number(root.dataset.offlineIntervals) || 3;
@@ -183,9 +183,12 @@ function fillCard(entry) {
   parts.jobs.replaceChildren(...runningJobs(worker.running_jobs ?? []));
 }
 
+function shown(value) {
+  return value === null || value === undefined || value === "" ? DASH : String(value);
+}
+
 function fact(label, value) {
-  const shown = value === null || value === undefined || value === "" ? DASH : String(value);
-  return [element("dt", "", label), element("dd", "", shown)];
+  return [element("dt", "", label), element("dd", "", shown(value))];
 }
 
 function deviceOf(worker) {
@@ -382,15 +385,15 @@ function queueRow(job) {
   tr.setAttribute("data-testid", "queue-row");
   const cells = [
     [job.position, "num"],
-    [`Job ${job.id}`, ""],
+    [`Job ${job.id}`, "nowrap"],
     [job.owner, "name"],
     [job.workspace, "name"],
-    [duration(job.audio_s), "num"],
+    [clock(job.audio_s), "num"],
     [job.priority, "num"],
     [job.eta_s == null ? null : `in ${duration(job.eta_s)}`, ""],
     [formatDate(job.queued_at), "hint created"],
   ];
-  for (const [value, className] of cells) tr.append(element("td", className, value ?? DASH));
+  for (const [value, className] of cells) tr.append(element("td", className, shown(value)));
   const actions = element("td", "actions");
   const cancel = element("button", "button button-small button-danger", "Cancel");
   cancel.type = "button";
