@@ -103,7 +103,13 @@ def batch_seconds(requested: float, device: str) -> float:
 
 
 def clear_cache() -> int:
-    """Return torch's cached, unused CUDA memory to the driver; the bytes freed (0 without CUDA).
+    """Return torch's cached, unused CUDA memory to the driver; the bytes freed (0 without CUDA)."""
+    return sum(gpu["freed_bytes"] for gpu in empty_gpu_cache())
+
+
+def empty_gpu_cache() -> list[dict[str, int]]:
+    """torch's cached, unused CUDA memory back to the driver, GPU by GPU: each one's index and
+    the bytes torch held reserved before and after, and so freed; [] without CUDA.
 
     torch is not imported for this: a process that never imported it holds no torch cache, and
     the web process must stay free of torch. CTranslate2 (Whisper) keeps its own cache, which it
@@ -111,11 +117,25 @@ def clear_cache() -> int:
     """
     torch = sys.modules.get("torch")
     if torch is None or not torch.cuda.is_initialized():
-        return 0
-    devices = range(torch.cuda.device_count())
-    before = sum(torch.cuda.memory_reserved(index) for index in devices)
-    torch.cuda.empty_cache()
-    return before - sum(torch.cuda.memory_reserved(index) for index in devices)
+        return []
+    gpus = []
+    for index in range(torch.cuda.device_count()):
+        before = torch.cuda.memory_reserved(index)
+        # A GPU this process never allocated on has nothing cached, and selecting it would open
+        # a CUDA context there (a few hundred MB of a GPU another worker may use).
+        if before:
+            with torch.cuda.device(index):
+                torch.cuda.empty_cache()
+        after = torch.cuda.memory_reserved(index)
+        gpus.append(
+            {
+                "index": index,
+                "reserved_before_bytes": before,
+                "reserved_after_bytes": after,
+                "freed_bytes": before - after,
+            }
+        )
+    return gpus
 
 
 def device_report(device: str) -> dict[str, object]:

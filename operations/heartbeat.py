@@ -1,6 +1,6 @@
 """The worker's heartbeat: every WORKER_HEARTBEAT_S, its status (who and where it is, its device
-and memory, the models it holds, its jobs) goes to Redis for staff to read through the API, and
-to the workers page's sockets (operations.live)."""
+and memory, the models it holds, its jobs, whether it takes new ones) goes to Redis for staff to
+read through the API, and to the workers page's sockets (operations.live)."""
 
 import json
 import logging
@@ -18,7 +18,7 @@ from django.db import close_old_connections
 from django.db.models import DurationField, ExpressionWrapper, F, QuerySet
 from django.utils import timezone
 
-from operations import live, workers
+from operations import control, live, workers
 from transcription.models import Job, JobStatus
 
 logger = logging.getLogger(__name__)
@@ -53,6 +53,8 @@ def worker_status(*, node: str, queues: list[str], started_at: datetime) -> dict
         "heartbeat_s": settings.WORKER_HEARTBEAT_S,
         "started_at": started_at.isoformat(),
         "uptime_s": round((now - started_at).total_seconds()),
+        # running, or paused, draining, drained by staff (operations.control)
+        "state": control.current_state().value,
         **device_report(resolve_device(settings.ASR_DEVICE)),
         "loaded_models": loaded_models(),
         "running_jobs": [

@@ -268,6 +268,11 @@ JOB_STALE_AFTER_S = env.int("JOB_STALE_AFTER_S", default=600)
 JOB_CLAIM_GRACE_S = env.float("JOB_CLAIM_GRACE_S", default=60)
 JOB_JANITOR_INTERVAL_S = env.float("JOB_JANITOR_INTERVAL_S", default=60)
 WORKER_PING_TIMEOUT_S = env.float("WORKER_PING_TIMEOUT_S", default=5)
+# How long staff's actions on the workers (operations.actions) wait for each worker's answer;
+# loading a model, which may mean reading gigabytes (or downloading them), has longer. A worker
+# silent past it is reported as such; what it was asked still happens once it gets there.
+WORKER_CONTROL_TIMEOUT_S = env.float("WORKER_CONTROL_TIMEOUT_S", default=5)
+WORKER_MODEL_LOAD_TIMEOUT_S = env.float("WORKER_MODEL_LOAD_TIMEOUT_S", default=60)
 # Hard limit for one job: room for the longest audio allowed at a slow CPU pace.
 JOB_TIME_LIMIT_S = env.int("JOB_TIME_LIMIT_S", default=int(600 + MAX_AUDIO_HOURS * 3600 * 2))
 # Each job's own limit, scaled to its audio and counted from the end of any model download;

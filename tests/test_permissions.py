@@ -35,6 +35,7 @@ from rest_framework.test import APIClient
 from accounts.models import Invitation, Membership, Role
 from accounts.services import membership_add, team_create
 from operations import live, workers
+from operations.models import AuditEntry
 from portal.asgi import application, websocket_urlpatterns
 from tests.audio_files import speech
 from tests.factories import RecordingFactory, SucceededJobFactory, UserFactory
@@ -143,6 +144,9 @@ class Row:
     # theirs running or not.
     needs_worker: bool = False
     why: str = ""
+
+
+LOAD_NO_MODEL = {"action": "load_model"}
 
 
 def recording_pk(world: World) -> dict:
@@ -334,6 +338,31 @@ ROWS: dict[str, Row] = {
     ),
     # The workers page, for staff only; others are refused as by the workers API.
     "workers/": Row((Call("get", page_of({**any_user(403), STAFF: 200})),)),
+    # Staff's actions on the workers and the queue, and their audit log (the API's 403).
+    "api/workers/actions/": Row(
+        (Call("post", {**any_user(403), STAFF: 400}, data=lambda w, role: LOAD_NO_MODEL),),
+        api=True,
+        why="staff: load_model without a model is refused before anything is sent",
+    ),
+    "api/workers/<str:name>/actions/": Row(
+        (Call("post", {**any_user(403), STAFF: 404}, data=lambda w, role: {"action": "pause"}),),
+        kwargs=lambda w: {"name": "no-such-worker@nowhere"},
+        api=True,
+        why="staff: no worker of that name has reported",
+    ),
+    "api/queue/<int:job_id>/cancel/": Row(
+        (Call("post", {**any_user(403), STAFF: 409}),),
+        kwargs=lambda w: {"job_id": w.job.pk},
+        api=True,
+        why="staff: the job has already succeeded",
+    ),
+    "api/queue/<int:job_id>/retry/": Row(
+        (Call("post", {**any_user(403), STAFF: 409}),),
+        kwargs=lambda w: {"job_id": w.job.pk},
+        api=True,
+        why="staff: a succeeded job's transcript is its owner's",
+    ),
+    "api/audit/": Row((Call("get", {**any_user(403), STAFF: 200}),), api=True),
     "api/search/": Row((Call("get", any_user()),), query="q=General", api=True),
     "api/usage/": Row(
         (Call("get", team_sees()),),
@@ -511,7 +540,7 @@ ROWS: dict[str, Row] = {
     "admin/auth/user/<id>/password/": Row(
         (Call("get", staff_only()),), kwargs=lambda w: {"id": w.users[OWNER].pk}
     ),
-    "admin/^(?P<app_label>auth|axes|accounts|authtoken|transcription)/$": Row(
+    "admin/^(?P<app_label>auth|axes|accounts|authtoken|transcription|operations)/$": Row(
         (Call("get", staff_only()),), kwargs=lambda w: {"app_label": "transcription"}
     ),
     "admin/(?P<url>.*)$": Row(
@@ -534,6 +563,7 @@ REFUSED = {
     Membership: {"add", "delete"},  # through accounts.services: an owner kept, sockets told
     # Listed only: the key is its primary key, so a page of one token would show it.
     TokenProxy: {"add", "change", "delete", "history"},
+    AuditEntry: {"add", "delete"},  # written by operations.actions only, and kept
 }
 
 
@@ -633,6 +663,9 @@ def world(settings, tmp_path) -> World:
     AccessLog.objects.create(username="x", ip_address="127.0.0.9")
     AccessFailureLog.objects.create(username="x", ip_address="127.0.0.9")
     Token.objects.create(user=users[MEMBER])
+    AuditEntry.objects.create(
+        actor=users[STAFF], actor_name=STAFF, action="pause", target="gpu@host", ok=True
+    )
     invitation, invitation_token = Invitation.issue(
         team=team, email=users[OUTSIDER].email, role=Role.MEMBER, invited_by=users[OWNER]
     )

@@ -41,6 +41,7 @@ class JobAdmin(admin.ModelAdmin):
         "error",
         "attempts",
         "cancel_requested",
+        "cancelled_by",
         "worker",
         "heartbeat_at",
         "started_at",

@@ -4,6 +4,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
@@ -249,10 +250,12 @@ class Job(models.Model):
     def _lost(self) -> JobLost:
         return JobLost(f"Job {self.pk} is no longer held by {self.worker}, attempt {self.attempts}")
 
-    def request_cancel(self) -> None:
-        """A queued job ends at once; a running one stops at its next segment."""
+    def request_cancel(self, *, by: AbstractBaseUser | None = None) -> None:
+        """A queued job ends at once; a running one stops at its next segment. `by`: who asked,
+        when not the owner (site staff); the first to ask is the one named."""
         active = Job.objects.filter(pk=self.pk, status__in=ACTIVE_STATUSES)
-        active.update(cancel_requested=True)  # from here on no worker can claim it
+        # From here on no worker can claim it.
+        active.filter(cancel_requested=False).update(cancel_requested=True, cancelled_by=by)
         active.filter(status=JobStatus.QUEUED).update(
             status=JobStatus.CANCELLED, finished_at=timezone.now(), message=""
         )
@@ -274,6 +277,7 @@ class Job(models.Model):
         self.error = ""
         self.attempts = 0
         self.cancel_requested = False
+        self.cancelled_by = None
         self.worker = ""
         self.heartbeat_at = None
         self.started_at = None

@@ -212,8 +212,9 @@ def _stored_file_delete(stored: FieldFile) -> None:
         Path(stored.path).parent.rmdir()
 
 
-def job_cancel(*, job: Job) -> Job:
-    job.request_cancel()
+def job_cancel(*, job: Job, by: AbstractBaseUser | None = None) -> Job:
+    """`by`: site staff cancelling someone's job (the job names them)."""
+    job.request_cancel(by=by)
     progress.publish(job)
     return job
 

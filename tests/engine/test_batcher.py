@@ -275,3 +275,11 @@ def test_each_result_comes_back_to_its_own_clip(batcher: Batcher) -> None:
     assert [results[index].pieces[-1][1] for index in range(3)] == [
         pytest.approx(seconds, abs=0.25) for seconds in (3, 7, 5)
     ]
+
+
+def test_a_closed_batcher_ends_its_thread(batcher: Batcher) -> None:
+    closing = Batcher(batcher.backend, batch_seconds=batcher.batch_seconds, name="closing")
+
+    closing.close()
+
+    assert "batcher-closing" not in {thread.name for thread in threading.enumerate()}
