@@ -1,6 +1,7 @@
 """The workers page in a real browser, for staff: a real worker appears live as it starts, its
-answer to "clear cache" shows on its card, pause and resume show in its state, the audit log
-lists them, and a worker killed shows offline after three of its heartbeats."""
+answer to "clear cache" shows on its card, pause and resume show in its state, a waiting job is
+cancelled from the queue, the audit log lists all of it, and a worker killed shows offline after
+three of its heartbeats."""
 
 import os
 import re
@@ -64,16 +65,29 @@ def test_a_live_worker_answers_its_actions_on_the_page_and_goes_offline_when_kil
 
         card.get_by_test_id("action-pause").click()
         expect(answer).to_have_text(re.compile(r"^Pause: "))
+        expect(state).to_have_text("Paused")  # from its answer at once
+        # Then from its heartbeats, once the page no longer holds the answer's state (2 s).
+        page.wait_for_timeout(2000 + 1000 * HEARTBEAT_S)
         expect(state).to_have_text("Paused")
         for size, screen in SCREENS.items():
             page.set_viewport_size(screen)
             screenshot(page, tmp_path, f"workers-{size}")
         card.get_by_test_id("action-resume").click()
         expect(state).to_have_text("Running")
+
+        page.once("dialog", lambda dialog: dialog.accept())
+        queued.get_by_test_id("cancel-job").click()
+        expect(queued).to_have_count(0)
+        expect(page.get_by_test_id("queue-totals")).to_have_text("Nothing is waiting.")
         audit = page.get_by_test_id("audit-row")
-        expect(audit.first).to_contain_text("Resume")
-        expect(audit.first).to_contain_text("stella")
-        expect(audit.nth(2)).to_contain_text("Clear cache")
+        expect(audit).to_have_count(4)
+        for row, (action, target) in zip(
+            audit.all(),
+            [("Cancel job", f"job {waiting.pk}"), ("Resume", name), ("Pause", name),
+             ("Clear cache", name)],
+            strict=True,
+        ):  # fmt: skip
+            expect(row).to_contain_text(f"stella{action}{target}OK")
 
         worker.kill()  # SIGKILL: no goodbye, its heartbeats only stop
         killed_at = time.monotonic()

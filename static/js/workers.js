@@ -23,8 +23,13 @@ const ACTIONS = {
   drain: "Drain",
   load_model: "Load model",
   unload_model: "Unload model",
+  cancel_job: "Cancel job",
+  retry_job: "Retry job",
 };
 const MODEL_ACTIONS = new Set(["load_model", "unload_model"]);
+// A heartbeat the worker wrote just before it was paused (or resumed) can arrive just after its
+// answer: for this long after an answer, the state the answer gave is kept.
+const ANSWER_HOLDS_STATE_MS = 2000;
 // The socket's refusals (operations.consumers): reconnecting would be refused again.
 const REFUSED = { 4401: "Your session has ended: log in again.", 4403: "This page is for site staff." };
 
@@ -85,7 +90,11 @@ function showAll(workers) {
 function showWorker(worker) {
   const entry = cards.get(worker.name) ?? addCard(worker.name);
   const jobsBefore = runningJobIds(entry.worker);
-  entry.worker = worker;
+  const answered = entry.answeredState;
+  entry.worker =
+    worker.online && answered && Date.now() < answered.until
+      ? { ...worker, state: answered.state }
+      : worker;
   entry.receivedAt = Date.now();
   fillCard(entry);
   sortCards();
@@ -301,12 +310,18 @@ async function act(action, { name, select, buttons, targets }) {
   for (const box of boxes) showAnswer(box, `${label}: sending…`, "pending");
   try {
     const result = await api(url, { method: "POST", body });
-    const replies = result?.replies ?? {};
     for (const entry of targets) {
-      const { text, ok } = replyText(replies[entry.worker.name]);
+      const reply = result.replies[entry.worker.name];
+      const { text, ok } = replyText(reply);
       showAnswer(entry.parts.answer, `${label}: ${text}`, ok ? "ok" : "error");
+      // Paused, resumed, draining: the worker says so at once, its next heartbeat again.
+      if (reply?.state && entry.worker.online) {
+        entry.answeredState = { state: reply.state, until: Date.now() + ANSWER_HOLDS_STATE_MS };
+        entry.worker = { ...entry.worker, state: reply.state };
+        fillCard(entry);
+      }
     }
-    if (!name) showAnswer(fleetAnswer, fleetSummary(label, replies), "ok");
+    if (!name) showAnswer(fleetAnswer, fleetSummary(label, result), result.ok ? "ok" : "error");
   } catch (error) {
     for (const box of boxes) showAnswer(box, `${label} failed: ${error.message}`, "error");
   } finally {
@@ -316,26 +331,19 @@ async function act(action, { name, select, buttons, targets }) {
   }
 }
 
-// A worker's answer in words: Celery's remote-control replies are {"ok": ...} or
-// {"error": ...}; a worker that did not reply in time has none.
+// A worker's answer (operations.control): {"ok": bool, "detail": words for the operator, ...};
+// the server fills in one for a worker that did not answer in time.
 function replyText(reply) {
-  if (reply === undefined || reply === null) {
-    return { ok: false, text: "no answer: the worker did not reply in time (busy or gone)." };
-  }
-  if (typeof reply !== "object") return { ok: true, text: String(reply) };
-  if (reply.error) return { ok: false, text: String(reply.error) };
-  const words = [reply.ok, reply.detail, reply.message, reply.result].find(
-    (value) => typeof value === "string",
-  );
-  return { ok: reply.ok !== false, text: words ?? JSON.stringify(reply) };
+  if (!reply) return { ok: false, text: "no answer from the worker." };
+  return { ok: reply.ok === true, text: reply.detail ?? (reply.ok ? "done" : "failed") };
 }
 
-function fleetSummary(label, replies) {
-  const names = Object.keys(replies);
-  if (!names.length) return `${label}: no worker answered.`;
-  const failed = names.filter((worker) => !replyText(replies[worker]).ok);
-  const answered = `${label}: ${names.length} worker${names.length === 1 ? "" : "s"} answered`;
-  return failed.length ? `${answered}; failed on ${failed.join(", ")}.` : `${answered}.`;
+function fleetSummary(label, result) {
+  const names = Object.keys(result.replies);
+  if (!names.length) return `${label}: ${result.detail ?? "no worker answered"}.`;
+  const failed = names.filter((worker) => !replyText(result.replies[worker]).ok);
+  const answered = `${label}: sent to ${names.length} worker${names.length === 1 ? "" : "s"}`;
+  return failed.length ? `${answered}; not done on ${failed.join(", ")}.` : `${answered}, all done.`;
 }
 
 function showAnswer(box, text, state) {
@@ -386,8 +394,8 @@ function queueRow(job) {
   const cells = [
     [job.position, "num"],
     [`Job ${job.id}`, "nowrap"],
-    [job.owner, "name"],
-    [job.workspace, "name"],
+    [job.owner, "who"],
+    [job.workspace, "who"],
     [clock(job.audio_s), "num"],
     [job.priority, "num"],
     [job.eta_s == null ? null : `in ${duration(job.eta_s)}`, ""],
@@ -457,9 +465,9 @@ function auditRow(entry) {
   tr.setAttribute("data-testid", "audit-row");
   tr.append(
     element("td", "hint created", timeOf(entry.created_at)),
-    element("td", "", nameOf(entry.actor) ?? DASH),
-    element("td", "", ACTIONS[entry.action] ?? entry.action),
-    element("td", "name", entry.target || "all workers"),
+    element("td", "who", entry.actor_name),
+    element("td", "nowrap", ACTIONS[entry.action] ?? entry.action),
+    element("td", "who", entry.target),
   );
   const result = element("td", "audit-result");
   const badge = element("span", `status status-${entry.ok ? "succeeded" : "failed"}`);
@@ -469,14 +477,16 @@ function auditRow(entry) {
   return tr;
 }
 
-// An entry's result: a sentence, or the workers' replies by name.
+// An entry's result: each worker's answer by name, or what came of a job's cancel or retry.
 function resultText(result) {
-  if (result == null) return "";
-  if (typeof result !== "object") return String(result);
-  const replies = result.replies ?? result;
-  return Object.entries(replies)
-    .map(([worker, reply]) => `${worker}: ${replyText(reply).text}`)
-    .join("; ");
+  const model = result.model ? `${result.model}: ` : "";
+  if (result.replies && Object.keys(result.replies).length) {
+    const answers = Object.entries(result.replies).map(
+      ([worker, reply]) => `${worker}: ${replyText(reply).text}`,
+    );
+    return model + answers.join("; ");
+  }
+  return model + (result.detail ?? "");
 }
 
 const fleetActions = actionsTemplate.content.firstElementChild.cloneNode(true);
