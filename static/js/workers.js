@@ -2,12 +2,11 @@
 // with each worker's answer, the queue and the audit log. The socket sends the whole list as it
 // opens, then each worker's status at every heartbeat; a worker silent for OFFLINE_INTERVALS of
 // its own heartbeats is shown offline here before the server's list says so.
-import { api, clock, describeJob, formatBytes, formatDate } from "./api.js";
+import { api, clock, describeJob, formatBytes, formatDate, liveSocket } from "./api.js";
 
 const root = document.getElementById("workers-page");
 const OFFLINE_INTERVALS = Number(root.dataset.offlineIntervals) || 3;
 const QUEUE_REFRESH_MS = 5000;
-const MAX_BACKOFF_MS = 30000;
 const DASH = "—";
 const STATES = {
   running: "Running",
@@ -44,34 +43,25 @@ const cards = new Map(); // worker name -> {worker, receivedAt, card, parts}
 
 // Workers
 
-function connect(backoff = 1000) {
-  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-  const socket = new WebSocket(`${scheme}//${location.host}/ws/workers/`);
-  let opened = false;
-  socket.addEventListener("open", () => {
-    opened = true;
-    liveState.textContent = "Live";
-    errorBox.hidden = true;
-  });
-  socket.addEventListener("message", (event) => {
-    let message;
-    try {
-      message = JSON.parse(event.data);
-    } catch {
-      return;
-    }
-    if (message.type === "workers") showAll(message.workers);
-    else if (message.type === "worker") showWorker(message.worker);
-  });
-  socket.addEventListener("close", (event) => {
-    if (REFUSED[event.code]) {
-      liveState.textContent = "Not connected";
-      showError(errorBox, REFUSED[event.code]);
-      return;
-    }
-    const next = opened ? 1000 : Math.min(backoff * 2, MAX_BACKOFF_MS);
-    liveState.textContent = `Connection lost: reconnecting in ${Math.round(next / 1000)} s…`;
-    setTimeout(() => connect(next), next);
+function connect() {
+  liveSocket("/ws/workers/", {
+    onOpen: () => {
+      liveState.textContent = "Live";
+      errorBox.hidden = true;
+    },
+    onMessage: (message) => {
+      if (message.type === "workers") showAll(message.workers);
+      else if (message.type === "worker") showWorker(message.worker);
+    },
+    onClose: (event, delayMs) => {
+      if (REFUSED[event.code]) {
+        liveState.textContent = "Not connected";
+        showError(errorBox, REFUSED[event.code]);
+        return false;
+      }
+      liveState.textContent = `Connection lost: reconnecting in ${Math.round(delayMs / 1000)} s…`;
+      return true;
+    },
   });
 }
 
