@@ -332,6 +332,8 @@ ROWS: dict[str, Row] = {
         api=True,
         why="staff: no worker of that name has reported",
     ),
+    # The waiting jobs in run order, for staff only.
+    "api/queue/": Row((Call("get", {**any_user(403), STAFF: 200}),), api=True),
     "api/search/": Row((Call("get", any_user()),), query="q=General", api=True),
     "api/usage/": Row(
         (Call("get", team_sees()),),
