@@ -363,6 +363,8 @@ ROWS: dict[str, Row] = {
         why="staff: a succeeded job's transcript is its owner's",
     ),
     "api/audit/": Row((Call("get", {**any_user(403), STAFF: 200}),), api=True),
+    # The waiting jobs in run order, for staff only.
+    "api/queue/": Row((Call("get", {**any_user(403), STAFF: 200}),), api=True),
     "api/search/": Row((Call("get", any_user()),), query="q=General", api=True),
     "api/usage/": Row(
         (Call("get", team_sees()),),

@@ -1,24 +1,27 @@
 """The fair queue: priority bands from what an owner and a workspace already have waiting, the
 order the broker serves them in, and each waiting job's position and expected start."""
 
+import asyncio
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from portal.celery import app as celery_app
-from tests.conftest import api_client_for
+from tests.conftest import BROKEN_MODEL, api_client_for
 from tests.factories import (
     JobFactory,
     MembershipFactory,
-    RecordingFactory,
     SucceededJobFactory,
     TeamFactory,
     UserFactory,
 )
-from transcription import broker, queue
+from tests.test_websocket import connect, session_headers
+from transcription import broker, queue, runner, services
 from transcription.models import Job, JobStatus
 
 pytestmark = pytest.mark.django_db
@@ -190,3 +193,44 @@ def test_staff_read_the_queue_in_the_order_it_runs_with_its_totals(alice, bob, j
         "running_jobs": 0,
     }
 
+
+async def in_thread(work: Callable[[], object]) -> None:
+    """Database work from a socket test, in a thread that closes its connection after."""
+
+    def run() -> None:
+        try:
+            work()
+        finally:
+            connection.close()
+
+    await asyncio.get_running_loop().run_in_executor(None, run)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_when_a_job_is_claimed_or_leaves_those_waiting_behind_it_are_told(settings, job_queue):
+    settings.ASR_MODEL_SOURCES = {BROKEN_MODEL: "/no-such-dir"}  # the claimed job fails at once
+    ahead, claimed, behind = (UserFactory(username=name) for name in ("carol", "bob", "alice"))
+    carols, bobs = queued(ahead), queued(claimed, model=BROKEN_MODEL)
+    queued(behind)
+    sockets = {user.username: session_headers(user) for user in (ahead, claimed, behind)}
+
+    async def listen() -> dict[str, list[dict]]:
+        connected = {name: connect(headers) for name, headers in sockets.items()}
+        for socket in connected.values():
+            assert (await socket.connect())[0]
+        await in_thread(lambda: runner.run_job(bobs.pk, worker="w"))
+        await in_thread(lambda: services.job_cancel(job=carols))
+        heard = {}
+        for name, socket in connected.items():
+            heard[name] = []
+            while not await socket.receive_nothing(timeout=0.3):
+                event = await socket.receive_json_from()
+                if "queue" in event:
+                    heard[name].append(event)
+            await socket.disconnect()
+        return heard
+
+    heard = async_to_sync(listen)()
+
+    moved = {"queue": "moved", "team": None}
+    assert heard == {"alice": [moved, moved], "bob": [], "carol": []}

@@ -10,7 +10,7 @@ import time
 from django.conf import settings
 
 from portal.celery import app as celery_app
-from transcription import queue
+from transcription import progress, queue
 from transcription.models import Job
 
 logger = logging.getLogger(__name__)
@@ -30,6 +30,7 @@ def enqueue(job: Job) -> bool:
     with its file and its place, and the janitor sends it again once the broker is back: an
     unreachable broker never fails a request, nor a job. Every (re)queue comes through here."""
     job.place_in_queue(priority=queue.band_for(job))
+    progress.queue_moved(job)  # those behind it: a new job of band 0 goes before band 1
     try:
         celery_app.send_task(
             TRANSCRIBE_TASK,
