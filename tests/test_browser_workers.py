@@ -63,6 +63,14 @@ def test_a_live_worker_answers_its_actions_on_the_page_and_goes_offline_when_kil
         expect(answer).to_have_text(re.compile(r"^Clear cache: .*nothing to clear", re.I))
         expect(answer).to_have_attribute("data-state", "ok")
 
+        # To every worker (others' may be up too, and one just killed may not answer): each
+        # answer on its card.
+        page.get_by_test_id("fleet").get_by_test_id("action-clear_cache").click()
+        fleet_answer = page.get_by_test_id("fleet-answer")
+        expect(fleet_answer).to_have_text(re.compile(r"^Clear cache: sent to \d+ workers?"))
+        expect(fleet_answer).not_to_contain_text(name)  # not among those that failed
+        expect(answer).to_have_text(re.compile(r"^Clear cache: .*nothing to clear", re.I))
+
         card.get_by_test_id("action-pause").click()
         expect(answer).to_have_text(re.compile(r"^Pause: "))
         expect(state).to_have_text("Paused")  # from its answer at once
@@ -80,11 +88,11 @@ def test_a_live_worker_answers_its_actions_on_the_page_and_goes_offline_when_kil
         expect(queued).to_have_count(0)
         expect(page.get_by_test_id("queue-totals")).to_have_text("Nothing is waiting.")
         audit = page.get_by_test_id("audit-row")
-        expect(audit).to_have_count(4)
+        expect(audit).to_have_count(5)
         for row, (action, target) in zip(
             audit.all(),
             [("Cancel job", f"job {waiting.pk}"), ("Resume", name), ("Pause", name),
-             ("Clear cache", name)],
+             ("Clear cache", "all workers"), ("Clear cache", name)],
             strict=True,
         ):  # fmt: skip
             expect(row).to_contain_text(f"stella{action}{target}OK")

@@ -30,7 +30,10 @@ const MODEL_ACTIONS = new Set(["load_model", "unload_model"]);
 // answer: for this long after an answer, the state the answer gave is kept.
 const ANSWER_HOLDS_STATE_MS = 2000;
 // The socket's refusals (operations.consumers): reconnecting would be refused again.
-const REFUSED = { 4401: "Your session has ended: log in again.", 4403: "This page is for site staff." };
+const REFUSED = {
+  4401: "Your session has ended: log in again.",
+  4403: "This page is for site staff.",
+};
 
 const list = document.getElementById("worker-list");
 const empty = document.getElementById("workers-empty");
@@ -296,7 +299,8 @@ async function act(action, { name, select, buttons, targets }) {
   const url = name ? `workers/${encodeURIComponent(name)}/actions/` : "workers/actions/";
   const controls = buttons.querySelectorAll("button, select");
   for (const control of controls) control.disabled = true;
-  const boxes = name ? targets.map((entry) => entry.parts.answer) : [fleetAnswer];
+  const boxes = targets.map((entry) => entry.parts.answer);
+  if (!name) boxes.push(fleetAnswer);
   for (const box of boxes) showAnswer(box, `${label}: sending…`, "pending");
   try {
     const result = await api(url, { method: "POST", body });
@@ -333,7 +337,8 @@ function fleetSummary(label, result) {
   if (!names.length) return `${label}: ${result.detail ?? "no worker answered"}.`;
   const failed = names.filter((worker) => !replyText(result.replies[worker]).ok);
   const answered = `${label}: sent to ${names.length} worker${names.length === 1 ? "" : "s"}`;
-  return failed.length ? `${answered}; not done on ${failed.join(", ")}.` : `${answered}, all done.`;
+  if (!failed.length) return `${answered}, all done.`;
+  return `${answered}; not done on ${failed.join(", ")}.`;
 }
 
 function showAnswer(box, text, state) {
