@@ -4,6 +4,7 @@ from operations import actions
 from operations.api import (
     AuditListView,
     QueueJobActionView,
+    QueueView,
     WorkerActionView,
     WorkerDetailView,
     WorkerListView,
@@ -15,6 +16,7 @@ urlpatterns = [
     path("workers/actions/", WorkerActionView.as_view(), name="workers-action"),
     path("workers/<str:name>/", WorkerDetailView.as_view(), name="worker-detail"),
     path("workers/<str:name>/actions/", WorkerActionView.as_view(), name="worker-action"),
+    path("queue/", QueueView.as_view(), name="queue"),
     path(
         "queue/<int:job_id>/cancel/",
         QueueJobActionView.as_view(job_action=actions.job_cancel),

@@ -1,6 +1,6 @@
 """The worker's heartbeat: every WORKER_HEARTBEAT_S, its status (who and where it is, its device
 and memory, the models it holds, its jobs, whether it takes new ones) goes to Redis for staff to
-read through the API."""
+read through the API, and to the workers page's sockets (operations.live)."""
 
 import json
 import logging
@@ -18,7 +18,7 @@ from django.db import close_old_connections
 from django.db.models import DurationField, ExpressionWrapper, F, QuerySet
 from django.utils import timezone
 
-from operations import control, workers
+from operations import control, live, workers
 from transcription.models import Job, JobStatus
 
 logger = logging.getLogger(__name__)
@@ -101,6 +101,7 @@ def beat(*, node: str, queues: list[str], started_at: datetime) -> None:
             pipe.execute()
     finally:
         client.close()
+    live.publish_worker(workers.entry(node, now, status))
 
 
 def _beat_until_stopped(node: str, queues: list[str]) -> None:
@@ -139,3 +140,4 @@ def stop_heartbeat(sender, **kwargs) -> None:
         client.delete(workers.status_key(sender))
     finally:
         client.close()
+    live.publish_worker(workers.entry(sender, time.time(), None))

@@ -293,7 +293,13 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # celery#7651: the visibility timeout must be set in all three places to take effect.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": _visibility_timeout}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": _visibility_timeout,
+    # A list per message priority 0-9 in Redis (kombu's default has four, 0 3 6 9, which would
+    # merge neighbouring bands): a worker's BRPOP names the priority-0 list first, so a lower
+    # number runs first. transcription.queue says which band a job gets.
+    "priority_steps": list(range(10)),
+}
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": _visibility_timeout}
 CELERY_VISIBILITY_TIMEOUT = _visibility_timeout
 CELERY_TASK_TIME_LIMIT = JOB_TIME_LIMIT_S

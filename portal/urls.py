@@ -12,6 +12,7 @@ urlpatterns = [
     path("metrics", metrics_view, name="metrics"),
     path("api/", include("transcription.api.urls")),
     path("", include("accounts.team_urls")),
+    path("", include("operations.urls")),
     path("", include("transcription.urls")),
 ]
 

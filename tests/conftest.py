@@ -25,6 +25,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from portal.celery import app as celery_app
 from tests.factories import UserFactory
 from tests.teams import Crew, team_with_every_role
 from transcription import progress
@@ -59,7 +60,9 @@ def job_queue(settings) -> Iterator[str]:
     queue = f"test-jobs-{uuid.uuid4().hex}"
     settings.CELERY_TASK_DEFAULT_QUEUE = queue
     yield queue
-    redis.Redis.from_url(settings.CELERY_BROKER_URL).delete(queue)
+    with celery_app.connection_for_read() as connection:
+        channel = connection.default_channel  # a list per priority band (transcription.queue)
+        channel.client.delete(*(channel._q_for_pri(queue, band) for band in channel.priority_steps))
 
 
 @pytest.fixture

@@ -34,14 +34,14 @@ from rest_framework.test import APIClient
 
 from accounts.models import Invitation, Membership, Role
 from accounts.services import membership_add, team_create
+from operations import live, workers
 from operations.models import AuditEntry
-from portal.asgi import application
+from portal.asgi import application, websocket_urlpatterns
 from tests.audio_files import speech
 from tests.factories import RecordingFactory, SucceededJobFactory, UserFactory
 from tests.test_websocket import HOST, ORIGIN, session_cookie
 from transcription import progress, uploads
 from transcription.models import HotwordList
-from transcription.routing import websocket_urlpatterns
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 
@@ -340,6 +340,8 @@ ROWS: dict[str, Row] = {
         api=True,
         why="staff: no worker of that name has reported",
     ),
+    # The workers page, for staff only; others are refused as by the workers API.
+    "workers/": Row((Call("get", page_of({**any_user(403), STAFF: 200})),)),
     # Staff's actions on the workers and the queue, and their audit log (the API's 403).
     "api/workers/actions/": Row(
         (Call("post", {**any_user(403), STAFF: 400}, data=lambda w, role: LOAD_NO_MODEL),),
@@ -365,6 +367,8 @@ ROWS: dict[str, Row] = {
         why="staff: a succeeded job's transcript is its owner's",
     ),
     "api/audit/": Row((Call("get", {**any_user(403), STAFF: 200}),), api=True),
+    # The waiting jobs in run order, for staff only.
+    "api/queue/": Row((Call("get", {**any_user(403), STAFF: 200}),), api=True),
     "api/search/": Row((Call("get", any_user()),), query="q=General", api=True),
     "api/usage/": Row(
         (Call("get", team_sees()),),
@@ -759,7 +763,8 @@ def test_admin_model_page(world, pattern, name, role):
     assert response.status_code == (expected if role == STAFF else 302)
 
 
-# The websocket route: who may open it, and who hears the team recording's progress.
+# The websocket routes: who may open them, and who hears the team recording's progress, or a
+# worker's status.
 WEBSOCKET_ROWS = {
     "ws/jobs/": {
         **{role: "hears" for role in ROLES},
@@ -767,6 +772,8 @@ WEBSOCKET_ROWS = {
         OUTSIDER: "hears nothing",
         STAFF: "hears nothing",
     },
+    # Staff only: anonymous sockets closed as above, other users with 4403.
+    "ws/workers/": {**everyone(4403), ANONYMOUS: 4401, STAFF: "hears"},
 }
 
 
@@ -774,17 +781,35 @@ def test_every_websocket_route_has_a_row():
     assert {str(route.pattern) for route in websocket_urlpatterns} == set(WEBSOCKET_ROWS)
 
 
-def hears_the_team(world: World, role: str) -> str | int:
-    """What `role`'s socket gets while the team recording's job reports progress."""
+def publish_team_progress(world: World) -> None:
+    progress.publish(world.job)
+
+
+def publish_worker_status(world: World) -> None:
+    live.publish_worker(workers.entry("some-worker@somewhere", 0, None))
+
+
+# What each route's socket is told meanwhile, and what its first message is on opening (if any).
+WEBSOCKET_EVENTS = {
+    "ws/jobs/": (publish_team_progress, None),
+    "ws/workers/": (publish_worker_status, "workers"),
+}
+
+
+def hears(world: World, route: str, role: str) -> str | int:
+    """What `role`'s socket on `route` gets while its event is sent."""
     user = world.users.get(role)
     headers = [HOST, ORIGIN, session_cookie(user)] if user else [HOST, ORIGIN]
+    send_event, greeting = WEBSOCKET_EVENTS[route]
 
     async def listen():
-        communicator = WebsocketCommunicator(application, "/ws/jobs/", headers=headers)
+        communicator = WebsocketCommunicator(application, f"/{route}", headers=headers)
         connected, code = await communicator.connect()
         if not connected:
             return code
-        await database_sync_to_async(progress.publish)(world.job)
+        if greeting is not None:
+            assert (await communicator.receive_json_from())["type"] == greeting
+        await database_sync_to_async(send_event)(world)
         heard = not await communicator.receive_nothing(timeout=0.5)
         await communicator.disconnect()
         return "hears" if heard else "hears nothing"
@@ -792,7 +817,15 @@ def hears_the_team(world: World, role: str) -> str | int:
     return async_to_sync(listen)()
 
 
+def websocket_cells() -> Iterator[tuple[str, str]]:
+    for route in WEBSOCKET_ROWS:
+        for role in ROLES:
+            yield route, role
+
+
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("role", ROLES)
-def test_websocket_cell(world, role):
-    assert hears_the_team(world, role) == WEBSOCKET_ROWS["ws/jobs/"][role]
+@pytest.mark.parametrize(
+    ("route", "role"), list(websocket_cells()), ids=[f"{r} as {o}" for r, o in websocket_cells()]
+)
+def test_websocket_cell(world, route, role):
+    assert hears(world, route, role) == WEBSOCKET_ROWS[route][role]

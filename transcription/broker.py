@@ -10,6 +10,7 @@ import time
 from django.conf import settings
 
 from portal.celery import app as celery_app
+from transcription import progress, queue
 from transcription.models import Job
 
 logger = logging.getLogger(__name__)
@@ -24,15 +25,19 @@ def task_id(job: Job) -> str:
 
 
 def enqueue(job: Job) -> bool:
-    """Send the job's task; False when the broker does not take it. The job then stays queued
-    with its file, and the janitor sends it again once the broker is back: an unreachable broker
-    never fails a request, nor a job."""
+    """Send the job's task, in the priority band its owner's and workspace's other jobs give it
+    (transcription.queue); False when the broker does not take it. The job then stays queued
+    with its file and its place, and the janitor sends it again once the broker is back: an
+    unreachable broker never fails a request, nor a job. Every (re)queue comes through here."""
+    job.place_in_queue(priority=queue.band_for(job))
+    progress.queue_moved(job)  # those behind it: a new job of band 0 goes before band 1
     try:
         celery_app.send_task(
             TRANSCRIBE_TASK,
             args=(job.pk,),
             task_id=task_id(job),
             queue=settings.CELERY_TASK_DEFAULT_QUEUE,
+            priority=job.priority,
         )
     except Exception:
         logger.warning(

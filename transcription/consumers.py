@@ -38,6 +38,10 @@ class JobProgressConsumer(AsyncJsonWebsocketConsumer):
             return  # heard through the team managers' group as well
         await self.send_json(event["payload"])
 
+    # The places of waiting jobs the user sees moved: {"queue": "moved", "team": ...}, sent to
+    # the same groups as those jobs' progress, and checked the same way.
+    queue_moved = job_progress
+
     async def workspaces_changed(self, event: dict) -> None:
         await self._follow_memberships()
 

@@ -204,6 +204,14 @@ class Job(models.Model):
         self.refresh_from_db()
         return bool(taken)
 
+    def place_in_queue(self, *, priority: int) -> None:
+        """Its message goes to the broker now, in this band: its place in the queue is
+        (priority, queued_at), the order the broker serves. Only while it is still queued."""
+        self.priority, self.queued_at = priority, timezone.now()
+        Job.objects.filter(pk=self.pk, status=JobStatus.QUEUED).update(
+            priority=self.priority, queued_at=self.queued_at
+        )
+
     def release(self) -> bool:
         """Back to the queue: its worker stopped without finishing it. Attempts are kept.
         False when the job had moved on meanwhile (finished, or claimed again)."""

@@ -14,12 +14,15 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 
 from gpu_engine.stages import Stage
+from transcription import queue
 from transcription.models import Job
 
 logger = logging.getLogger(__name__)
 
 EVENT_TYPE = "job.progress"
 WORKSPACES_EVENT_TYPE = "workspaces.changed"
+# The waiting jobs' places moved; its payload is {"queue": "moved", "team": team or null}.
+QUEUE_EVENT_TYPE = "queue.moved"
 # A Redis that does not answer (a network partition, not a refusal) must not hold up the job's
 # thread, which also writes its heartbeat.
 SEND_TIMEOUT_S = 5
@@ -64,18 +67,25 @@ def payload_for(job: Job) -> ProgressPayload:
 
 
 def audiences(job: Job) -> list[tuple[str, dict]]:
-    """(group, event) for each group that may see the job, as transcription.selectors says.
-    The uploader of a private team recording hears it through its own group, marked so that
-    an uploader who also manages the team (and hears it through the managers' group) skips it."""
+    """(group, event) for each group that may see the job, as transcription.selectors says."""
     event = {"type": EVENT_TYPE, "payload": payload_for(job)}
     recording = job.recording
-    if recording.team_id is None:
-        return [(user_group(recording.owner_id), event)]
-    if not recording.private:
-        return [(team_group(recording.team_id), event)]
+    return _audiences(event, recording.owner_id, recording.team_id, recording.private)
+
+
+def _audiences(
+    event: dict, owner_id: int, team_id: int | None, private: bool
+) -> list[tuple[str, dict]]:
+    """The groups that see a recording of this uploader, team and privacy. The uploader of a
+    private team recording hears it through its own group, marked so that an uploader who also
+    manages the team (and hears it through the managers' group) skips it."""
+    if team_id is None:
+        return [(user_group(owner_id), event)]
+    if not private:
+        return [(team_group(team_id), event)]
     return [
-        (team_managers_group(recording.team_id), event),
-        (user_group(recording.owner_id), {**event, "uploader_copy": True}),
+        (team_managers_group(team_id), event),
+        (user_group(owner_id), {**event, "uploader_copy": True}),
     ]
 
 
@@ -84,15 +94,37 @@ def publish(job: Job) -> None:
     it commits (at once outside one). Best effort, as Zulip's send_event_on_commit: a
     notification that cannot be sent is logged, and never fails, strands or hides the job."""
     for group, event in audiences(job):
-        transaction.on_commit(lambda group=group, event=event: _send(group, event))
+        transaction.on_commit(lambda group=group, event=event: send_event(group, event))
+
+
+def queue_moved(job: Job) -> None:
+    """`job` was claimed, left the queue or came into it: the places of the waiting jobs behind
+    it moved. Those who see them are told (no data: their pages re-read their waiting jobs from
+    the API), one event per audience, however many of its jobs wait. After the commit, best
+    effort, as publish."""
+    transaction.on_commit(lambda: _send_all(_queue_audiences(job)))
+
+
+def _queue_audiences(job: Job) -> list[tuple[str, dict]]:
+    return [
+        (group, event)
+        for owner_id, team_id, private in queue.audiences_behind(job.priority, job.queued_at)
+        for group, event in _audiences(
+            {"type": QUEUE_EVENT_TYPE, "payload": {"queue": "moved", "team": team_id}},
+            owner_id,
+            team_id,
+            private,
+        )
+    ]
 
 
 def workspaces_changed(user_id: int) -> None:
     """The user's teams or roles changed: their open sockets join and leave groups to match."""
-    _send(user_group(user_id), {"type": WORKSPACES_EVENT_TYPE})
+    send_event(user_group(user_id), {"type": WORKSPACES_EVENT_TYPE})
 
 
-def _send(group: str, event: dict) -> None:
+def send_event(group: str, event: dict) -> None:
+    """Best effort: an event the channel layer cannot take is logged, never raised."""
     try:
         async_to_sync(_group_send)(group, event)
     except Exception:
@@ -101,3 +133,20 @@ def _send(group: str, event: dict) -> None:
 
 async def _group_send(group: str, event: dict) -> None:
     await asyncio.wait_for(get_channel_layer().group_send(group, event), SEND_TIMEOUT_S)
+
+
+def _send_all(events: list[tuple[str, dict]]) -> None:
+    """Many events at once, within one SEND_TIMEOUT_S in all (a worker's job thread sends the
+    queue's after each claim)."""
+    if not events:
+        return
+    try:
+        async_to_sync(_group_send_all)(events)
+    except Exception:
+        logger.warning("%s queue events not sent", len(events), exc_info=True)
+
+
+async def _group_send_all(events: list[tuple[str, dict]]) -> None:
+    layer = get_channel_layer()
+    sends = (layer.group_send(group, event) for group, event in events)
+    await asyncio.wait_for(asyncio.gather(*sends), SEND_TIMEOUT_S)

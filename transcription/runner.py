@@ -171,6 +171,7 @@ def run_job(job_id: int, *, worker: str) -> None:
     if not job.claim(worker=worker):
         logger.info("Job %s is %s or held by a live worker; skipping", job_id, job.status)
         return
+    progress.queue_moved(job)
     try:
         _run_claimed(job)
     except JobLost as lost:

@@ -186,7 +186,7 @@ def recording_set_private(*, recording: Recording, private: bool) -> Recording:
 def recording_delete(*, recording: Recording) -> None:
     """Delete the recording, its jobs and its stored audio; running jobs are told to stop."""
     for job in recording.jobs.filter(status__in=[JobStatus.QUEUED, JobStatus.RUNNING]):
-        job.request_cancel()
+        _cancel(job)
     files = [f for f in (recording.file, recording.playback_file) if f]
     recording.delete()
     for stored in files:
@@ -214,9 +214,16 @@ def _stored_file_delete(stored: FieldFile) -> None:
 
 def job_cancel(*, job: Job, by: AbstractBaseUser | None = None) -> Job:
     """`by`: site staff cancelling someone's job (the job names them)."""
-    job.request_cancel(by=by)
+    _cancel(job, by=by)
     progress.publish(job)
     return job
+
+
+def _cancel(job: Job, *, by: AbstractBaseUser | None = None) -> None:
+    was_waiting = job.status == JobStatus.QUEUED
+    job.request_cancel(by=by)
+    if was_waiting:
+        progress.queue_moved(job)  # it left the queue: those behind it move up
 
 
 def job_retry(*, job: Job) -> Job:

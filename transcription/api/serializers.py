@@ -2,11 +2,13 @@ import dataclasses
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Manager
 from django.urls import reverse
 from rest_framework import serializers
 
 from accounts.models import Team
 from gpu_engine.presets import LANGUAGES, language_refusal
+from transcription import queue
 from transcription.hotwords import clean_hotwords, hotwords_note
 from transcription.models import (
     HotwordList,
@@ -68,16 +70,47 @@ class RecordingSerializer(serializers.ModelSerializer):
         return attrs
 
 
+# The serializer context's key for the queue places (transcription.queue.places) of the jobs
+# being written: a list finds those of its whole page at once.
+QUEUE_PLACES = "queue_places"
+
+
+def queue_place(context: dict, job: Job) -> queue.Place | None:
+    """The job's place in the queue; None when it is not waiting."""
+    if job.status != JobStatus.QUEUED:
+        return None
+    known = context.setdefault(QUEUE_PLACES, {})
+    if job.pk not in known:
+        known.update(queue.places([job]))
+    return known.get(job.pk)
+
+
+class QueuePlacesListSerializer(serializers.ListSerializer):
+    """A page of jobs (or of recordings with their latest job) whose queue places are read in
+    one go, not once per waiting job."""
+
+    def to_representation(self, data: object) -> list:
+        items = list(data.all() if isinstance(data, Manager) else data)
+        jobs = [job for item in items if (job := self.child.job_of(item)) is not None]
+        self.context.setdefault(QUEUE_PLACES, {}).update(queue.places(jobs))
+        return super().to_representation(items)
+
+
 class RecordingWithJobSerializer(RecordingSerializer):
     latest_job = serializers.SerializerMethodField()
 
     class Meta(RecordingSerializer.Meta):
         fields = [*RecordingSerializer.Meta.fields, "latest_job"]
+        list_serializer_class = QueuePlacesListSerializer
+
+    @staticmethod
+    def job_of(recording: Recording) -> Job | None:
+        # Ordered latest-first by the prefetch in selectors.recordings_for.
+        return next(iter(recording.jobs.all()), None)
 
     def get_latest_job(self, recording: Recording) -> dict | None:
-        # Ordered latest-first by the prefetch in selectors.recordings_for.
-        jobs = list(recording.jobs.all())
-        return JobSerializer(jobs[0], context=self.context).data if jobs else None
+        job = self.job_of(recording)
+        return JobSerializer(job, context=self.context).data if job else None
 
 
 class SegmentSerializer(serializers.ModelSerializer):
@@ -105,6 +138,8 @@ class JobSerializer(serializers.ModelSerializer):
     hotwords = serializers.ListField(source="hotword_list", child=serializers.CharField())
     hotwords_note = serializers.SerializerMethodField()
     telemetry = serializers.SerializerMethodField()
+    queue_position = serializers.SerializerMethodField()
+    eta_s = serializers.SerializerMethodField()
 
     class Meta:
         model = Job
@@ -122,6 +157,8 @@ class JobSerializer(serializers.ModelSerializer):
             "itn",
             "detected_language",
             "attempts",
+            "queue_position",
+            "eta_s",
             "created_at",
             "started_at",
             "finished_at",
@@ -129,6 +166,11 @@ class JobSerializer(serializers.ModelSerializer):
             "recording",
         ]
         read_only_fields = fields
+        list_serializer_class = QueuePlacesListSerializer
+
+    @staticmethod
+    def job_of(job: Job) -> Job:
+        return job
 
     def get_hotwords_note(self, job: Job) -> str:
         return hotwords_note(job.model) if job.hotwords else ""
@@ -146,6 +188,16 @@ class JobSerializer(serializers.ModelSerializer):
         data = super().to_representation(job)
         data["recording"] = RecordingSerializer(job.recording, context=self.context).data
         return data
+
+    # While it waits: 1 runs next, and its expected start in seconds from now (null until the
+    # fleet's speed has been measured). Both null once it runs or has ended.
+    def get_queue_position(self, job: Job) -> int | None:
+        place = queue_place(self.context, job)
+        return place.position if place else None
+
+    def get_eta_s(self, job: Job) -> float | None:
+        place = queue_place(self.context, job)
+        return place.eta_s if place else None
 
 
 class JobDetailSerializer(JobSerializer):
