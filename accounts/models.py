@@ -31,6 +31,8 @@ class Team(models.Model):
     default_model = models.CharField(max_length=64, blank=True)
     default_language = models.CharField(max_length=16, default="auto")
     default_itn = models.BooleanField(default=True)
+    # Whether the upload page asks to identify the speakers of this team's recordings.
+    default_identify_speakers = models.BooleanField(default=False)
     # The audio of older recordings is deleted (their transcripts stay); null: kept for ever.
     audio_retention_days = models.PositiveIntegerField(null=True, blank=True)
     # Limits set by the site's staff; null: unlimited.

@@ -10,4 +10,5 @@ class Stage(StrEnum):
     DECODING = "decoding"
     SEGMENTING = "segmenting"
     TRANSCRIBING = "transcribing"
+    DIARIZING = "diarizing"
     FINALIZING = "finalizing"

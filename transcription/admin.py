@@ -17,7 +17,7 @@ class RecordingAdmin(admin.ModelAdmin):
 
 class SegmentInline(admin.TabularInline):
     model = Segment
-    fields = ["index", "start", "end", "text"]
+    fields = ["index", "start", "end", "speaker", "text"]
     readonly_fields = fields
     can_delete = False
     extra = 0
@@ -49,6 +49,9 @@ class JobAdmin(admin.ModelAdmin):
         "heartbeat_at",
         "started_at",
         "finished_at",
+        # Its transcript's edits go through revisions (transcription.editing), never here.
+        "speaker_names",
+        "transcript_version",
         # The telemetry its worker measured.
         "queue_wait_s",
         "decoding_s",

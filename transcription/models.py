@@ -126,6 +126,11 @@ class Job(models.Model):
     language = models.CharField(max_length=16, default="auto")
     hotwords = models.TextField(blank=True)
     itn = models.BooleanField(default=True)
+    # Who spoke when: found after recognition when asked, the count free unless given.
+    identify_speakers = models.BooleanField(default=False)
+    num_speakers = models.PositiveSmallIntegerField(null=True, blank=True)
+    min_speakers = models.PositiveSmallIntegerField(null=True, blank=True)
+    max_speakers = models.PositiveSmallIntegerField(null=True, blank=True)
 
     attempts = models.PositiveSmallIntegerField(default=0)
     cancel_requested = models.BooleanField(default=False)
@@ -160,6 +165,12 @@ class Job(models.Model):
     # The transcript, filled when the job succeeds (segments in Segment).
     detected_language = models.CharField(max_length=16, blank=True)
     text = models.TextField(blank=True)
+    # Speaker label (as on its segments) -> the name people gave it; a label without one is
+    # shown as the label.
+    speaker_names = models.JSONField(default=dict, blank=True)
+    # Bumped by every edit of the transcript (each one a Revision): a save made on an older
+    # version is refused.
+    transcript_version = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -360,6 +371,8 @@ class Segment(models.Model):
     start = models.FloatField()
     end = models.FloatField()
     text = models.TextField()
+    # A stable label of who spoke ("S1", "S2"...), blank when speakers were not identified.
+    speaker = models.CharField(max_length=32, blank=True)
 
     class Meta:
         ordering = ["job", "index"]
@@ -372,6 +385,44 @@ class Segment(models.Model):
 
     def __str__(self) -> str:
         return f"[{self.start:.2f}-{self.end:.2f}] {self.text}"
+
+
+class RevisionAction(models.TextChoices):
+    EDIT_TEXT = "edit_text"
+    RENAME_SPEAKER = "rename_speaker"
+    MERGE_SPEAKERS = "merge_speakers"
+    REASSIGN_SPEAKER = "reassign_speaker"
+    SPLIT = "split"
+    JOIN = "join"
+    RESTORE = "restore"
+    # The job ran again: the transcript it replaced is kept here.
+    RERUN = "rerun"
+
+
+class Revision(models.Model):
+    """One change of a job's transcript: who, when, what, and the whole transcript before and
+    after it (segments and speaker names), so that any earlier state can be restored exactly."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="revisions")
+    # The job's transcript_version this change made.
+    version = models.PositiveIntegerField()
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    action = models.CharField(max_length=24, choices=RevisionAction.choices)
+    summary = models.CharField(max_length=255, blank=True)
+    before = models.JSONField()
+    after = models.JSONField()
+
+    class Meta:
+        ordering = ["job", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "version"], name="unique_revision_version"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Job {self.job_id} v{self.version} {self.action}"
 
 
 class Upload(models.Model):

@@ -13,6 +13,7 @@ const STAGES = {
   decoding: "Reading the audio",
   segmenting: "Finding speech",
   transcribing: "Transcribing",
+  diarizing: "Finding who spoke when",
   finalizing: "Finishing",
 };
 const STATUSES = {
