@@ -24,7 +24,7 @@ from tests.test_websocket import connect, session_headers
 from transcription import broker, queue, runner, services
 from transcription.models import Job, JobStatus
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 
 
 def queued(owner, **fields) -> Job:
