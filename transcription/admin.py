@@ -41,6 +41,9 @@ class JobAdmin(admin.ModelAdmin):
         "error",
         "attempts",
         "cancel_requested",
+        # Its place in the queue: set as its message is sent (transcription.broker.enqueue).
+        "priority",
+        "queued_at",
         "worker",
         "heartbeat_at",
         "started_at",
