@@ -75,8 +75,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"File set: {describe(files)}; cached in {files[0].path.parent}", flush=True)
     detection = _speech_detection(files, args)
     runs = [_run_model(model, files, args) for model in _models(args.model, args.device)]
+    cleared = _clear_gpu_cache() if args.device.startswith("cuda") else None
     if args.json:
-        report = _report(runs, args) | {"speech_detection_x_real_time": detection}
+        report = _report(runs, args) | {
+            "speech_detection_x_real_time": detection,
+            "gpu_cache_cleared": cleared,
+        }
         args.json.write_text(json.dumps(report, ensure_ascii=False, indent=1))
         print(f"Wrote {args.json}")
     return 0
@@ -173,6 +177,17 @@ def _models(choice: str, device: str) -> tuple[str, ...]:
     if choice != "all":
         return (choice,)
     return MODELS if device.startswith("cuda") else ALL_ON_CPU
+
+
+def _clear_gpu_cache() -> list[dict[str, int]]:
+    """The staff action "clear GPU cache" (operations.control) as the worker runs it, for real on
+    CUDA after the runs left torch's cache full: per GPU, the bytes it handed back."""
+    from gpu_engine.memory import clear_gpu_cache
+
+    gpus = clear_gpu_cache()
+    for gpu in gpus:
+        print(f"GPU cache cleared on cuda:{gpu['index']}: {gpu['freed_bytes'] / MIB:.0f} MiB freed")
+    return gpus
 
 
 # --- one model, both sides ---

@@ -41,11 +41,17 @@ def backend_for(
     preset: str, config: EngineConfig, on_progress: ProgressCallback
 ) -> RecognitionBackend:
     """The recogniser for `preset`, its model loaded (and downloaded) if this is the first use."""
-    source = model_sources(config.model_sources).get(preset)
-    if source is None:
-        raise ModelUnavailableError(f"Unknown model {preset!r}: this server has no such preset.")
+    source = preset_source(preset, config)
     if is_whisper(preset, source):
         return WhisperBackend(preset, load_whisper(preset, source, config, on_progress))
     punctuation = punctuation_source(preset, config.punctuation_sources)
     model = load_funasr(preset, source, config, on_progress, punctuation=punctuation)
     return FunASRBackend(preset, model)
+
+
+def preset_source(preset: str, config: EngineConfig) -> str:
+    """Where `preset`'s weights come from on this worker."""
+    source = model_sources(config.model_sources).get(preset)
+    if source is None:
+        raise ModelUnavailableError(f"Unknown model {preset!r}: this server has no such preset.")
+    return source

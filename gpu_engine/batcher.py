@@ -36,6 +36,8 @@ CANCEL_POLL_S = 0.25
 IN_FLIGHT_BATCHES = 2
 # Batches remembered in Batcher.recent.
 RECENT_BATCHES = 100
+# How long closing a batcher waits for the batch it is running.
+CLOSE_TIMEOUT_S = 30.0
 
 
 @dataclass(eq=False)
@@ -60,14 +62,19 @@ class BatchRecord:
 class Batcher:
     def __init__(self, backend: RecognitionBackend, *, batch_seconds: float, name: str) -> None:
         self.backend = backend
+        self.name = name
+        # Lowered by out-of-memory errors, never raised again: what fitted once stays the limit.
         self.batch_seconds = batch_seconds
+        # Model calls that ran out of GPU memory, for the worker's status.
+        self.oom_events = 0
         self.recent: deque[BatchRecord] = deque(maxlen=RECENT_BATCHES)
         # Each running job's clips not yet taken, oldest first; jobs in turn order.
         self._queues: dict[int, deque[Request]] = {}
         self._changed = threading.Condition()
         self._job_numbers = itertools.count(1)
-        thread = threading.Thread(target=self._serve, name=f"batcher-{name}", daemon=True)
-        thread.start()
+        self._closed = False
+        self._thread = threading.Thread(target=self._serve, name=f"batcher-{name}", daemon=True)
+        self._thread.start()
 
     def results(
         self, clips: Iterable[PreparedClip], *, should_cancel: CancelCheck
@@ -120,20 +127,30 @@ class Batcher:
         for future in waiting:
             future.cancel()  # a clip already in a batch finishes unseen
 
+    def close(self, timeout_s: float = CLOSE_TIMEOUT_S) -> None:
+        """Stop serving once the clips already queued are done (its model is being unloaded),
+        and wait for the thread to end, letting go of the model."""
+        with self._changed:
+            self._closed = True
+            self._changed.notify()
+        self._thread.join(timeout_s)
+
     def _serve(self) -> None:
-        while True:
-            batch = self._take()
+        while (batch := self._take()) is not None:
             try:
                 self._run(batch)
             except Exception as error:  # a fault of ours, not the model's: keep serving
                 logger.exception("The batcher failed on a batch of %d clips", len(batch))
                 _fail(batch, error)
 
-    def _take(self) -> list[Request]:
-        """The next batch, waiting for clips, and briefly for other jobs' clips to join."""
+    def _take(self) -> list[Request] | None:
+        """The next batch, waiting for clips, and briefly for other jobs' clips to join; None
+        once closed with nothing queued."""
         with self._changed:
             while True:
                 if not self._queues:
+                    if self._closed:
+                        return None
                     self._changed.wait()
                     continue
                 oldest = min(queue[0].arrived for queue in self._queues.values())
@@ -168,7 +185,11 @@ class Batcher:
         try:
             results = self.backend.recognize_batch([r.clip for r in batch])
         except Exception as error:
-            if not is_out_of_memory(error) or len(batch) == 1:
+            if not is_out_of_memory(error):
+                _fail(batch, error)
+                return
+            self.oom_events += 1
+            if len(batch) == 1:
                 _fail(batch, error)
                 return
             results = None
@@ -183,7 +204,8 @@ class Batcher:
     def _run_in_halves(self, batch: list[Request], cost: float) -> None:
         freed = clear_cache()
         half = len(batch) // 2
-        # Later batches stay within what may fit, rather than failing first every time.
+        # Later batches stay within what may fit, rather than failing first every time. Never
+        # below one clip: the cost is the longest clip times two or more clips.
         self.batch_seconds = min(self.batch_seconds, cost / 2)
         logger.warning(
             "Out of GPU memory on a batch of %d clips (%.0f s of audio); freed %.0f MiB of "
@@ -279,7 +301,7 @@ _batchers_lock = threading.Lock()
 
 def batcher_for(backend: RecognitionBackend, config: EngineConfig) -> Batcher:
     """The one batcher of `backend`'s model, started on first use."""
-    # Loaded models are kept for the life of the process, so their ids are never reused.
+    # A model's batcher holds it, so its id is not reused until batcher_close lets both go.
     key = id(backend.model)
     with _batchers_lock:
         if key not in _batchers:
@@ -289,3 +311,26 @@ def batcher_for(backend: RecognitionBackend, config: EngineConfig) -> Batcher:
                 name=backend.preset,
             )
         return _batchers[key]
+
+
+def batcher_close(model: object) -> None:
+    """Stop the batcher of `model` (being unloaded), if it has one."""
+    with _batchers_lock:
+        batcher = _batchers.pop(id(model), None)
+    if batcher is not None:
+        batcher.close()
+
+
+def batcher_report() -> list[dict[str, object]]:
+    """Each loaded model's batcher, for the worker's status: its batch budget now (audio seconds
+    per model call, lowered by out-of-memory errors) and how many of those it met."""
+    with _batchers_lock:
+        batchers = list(_batchers.values())
+    return [
+        {
+            "model": batcher.name,
+            "batch_seconds": round(batcher.batch_seconds, 1),
+            "oom_events": batcher.oom_events,
+        }
+        for batcher in batchers
+    ]

@@ -7,6 +7,9 @@ that names "cpu" pays nothing.
 import os
 import re
 import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from gpu_engine.types import EngineError
 
@@ -103,7 +106,13 @@ def batch_seconds(requested: float, device: str) -> float:
 
 
 def clear_cache() -> int:
-    """Return torch's cached, unused CUDA memory to the driver; the bytes freed (0 without CUDA).
+    """Return torch's cached, unused CUDA memory to the driver; the bytes freed (0 without CUDA)."""
+    return sum(gpu["freed_bytes"] for gpu in empty_gpu_cache())
+
+
+def empty_gpu_cache() -> list[dict[str, int]]:
+    """torch's cached, unused CUDA memory back to the driver, GPU by GPU: each one's index and
+    the bytes torch held reserved before and after, and so freed; [] without CUDA.
 
     torch is not imported for this: a process that never imported it holds no torch cache, and
     the web process must stay free of torch. CTranslate2 (Whisper) keeps its own cache, which it
@@ -111,11 +120,25 @@ def clear_cache() -> int:
     """
     torch = sys.modules.get("torch")
     if torch is None or not torch.cuda.is_initialized():
-        return 0
-    devices = range(torch.cuda.device_count())
-    before = sum(torch.cuda.memory_reserved(index) for index in devices)
-    torch.cuda.empty_cache()
-    return before - sum(torch.cuda.memory_reserved(index) for index in devices)
+        return []
+    gpus = []
+    for index in range(torch.cuda.device_count()):
+        before = torch.cuda.memory_reserved(index)
+        # A GPU this process never allocated on has nothing cached, and selecting it would open
+        # a CUDA context there (a few hundred MB of a GPU another worker may use).
+        if before:
+            with torch.cuda.device(index):
+                torch.cuda.empty_cache()
+        after = torch.cuda.memory_reserved(index)
+        gpus.append(
+            {
+                "index": index,
+                "reserved_before_bytes": before,
+                "reserved_after_bytes": after,
+                "freed_bytes": before - after,
+            }
+        )
+    return gpus
 
 
 def device_report(device: str) -> dict[str, object]:
@@ -141,3 +164,47 @@ def device_report(device: str) -> dict[str, object]:
         "total_bytes": total,
     }
     return {"device": device, "gpus": [gpu]}
+
+
+def describe_device(device: str) -> str:
+    """The device as a job's telemetry names it: "cpu", "mps", or "cuda:0 (NVIDIA H200)"."""
+    match = _CUDA_PATTERN.match(device)
+    if match is None:
+        return device
+    import torch
+
+    return f"{device} ({torch.cuda.get_device_name(int(match.group(1) or 0))})"
+
+
+# Jobs being watched per CUDA device index, so that the peak is reset only when none is.
+_peak_watchers: dict[int, int] = {}
+_peak_lock = threading.Lock()
+
+
+@contextmanager
+def peak_gpu_memory(device: str) -> Iterator[Callable[[], int | None]]:
+    """While open, a function giving the peak bytes torch allocated on `device` since the watch
+    began; it gives None off CUDA.
+
+    torch keeps one peak per device for the whole process, so the jobs a worker runs at the same
+    time share it: a job's figure is the peak since the earliest of the overlapping jobs began,
+    the others' memory included. The peak is reset only when no other job is watched, so one
+    job's start never erases another's peak. Only torch's allocations count: CTranslate2
+    (Whisper) allocates outside torch.
+    """
+    match = _CUDA_PATTERN.match(device)
+    if match is None:
+        yield lambda: None
+        return
+    import torch
+
+    index = int(match.group(1) or 0)
+    with _peak_lock:
+        if not _peak_watchers.get(index):
+            torch.cuda.reset_peak_memory_stats(index)
+        _peak_watchers[index] = _peak_watchers.get(index, 0) + 1
+    try:
+        yield lambda: torch.cuda.max_memory_allocated(index)
+    finally:
+        with _peak_lock:
+            _peak_watchers[index] -= 1

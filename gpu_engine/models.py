@@ -1,8 +1,9 @@
 """Getting model weights onto this worker and loading them, once per process.
 
-A loaded model is kept per (family, source, device, number format, threads); a load that fails is
-not kept, so the next job tries again. Every way of not getting a model (offline, unknown id,
-damaged files) ends in ModelUnavailableError with a reason a user can read.
+A loaded model is kept per (family, source, device, number format, threads) until it is unloaded
+(an operator's action); a load that fails is not kept, so the next job tries again. Every way of
+not getting a model (offline, unknown id, damaged files) ends in ModelUnavailableError with a
+reason a user can read.
 """
 
 import hashlib
@@ -52,6 +53,8 @@ _DETAIL_CHARS = 160
 _VERIFIED_MARKER = ".verified-sha256"
 
 _loaded: dict[tuple, Any] = {}
+# The presets each loaded model was asked for by (presets may share a source), for the status.
+_presets: dict[tuple, set[str]] = {}
 # Held while loading: two jobs in one worker must not load (or download) the same model twice.
 _loading = threading.Lock()
 
@@ -65,6 +68,7 @@ def load_whisper(
     key = ("whisper", source, device, compute_type, threads)
     return _load_once(
         key,
+        preset,
         lambda: _open_whisper(
             preset,
             _whisper_dir(preset, source, config.cache_dir, on_progress),
@@ -99,17 +103,29 @@ def load_funasr(
             )
         return _open_funasr(preset, path, device, threads, options)
 
-    return _load_once(key, load)
+    return _load_once(key, preset, load)
 
 
-def _load_once(key: tuple, load: Callable[[], Any]) -> Any:
+def _load_once(key: tuple, preset: str, load: Callable[[], Any]) -> Any:
     # A model already loaded is handed out without waiting for another model's download.
-    if key in _loaded:
-        return _loaded[key]
+    model = _loaded.get(key)
+    if model is None:
+        with _loading:
+            if key not in _loaded:
+                _loaded[key] = load()
+            model = _loaded[key]
+    _presets.setdefault(key, set()).add(preset)
+    return model
+
+
+def unload(source: str) -> list[Any]:
+    """Forget every model loaded from `source` (on any device, in any format); the models
+    forgotten. Their memory goes once nothing else holds them (a job using one keeps it)."""
     with _loading:
-        if key not in _loaded:
-            _loaded[key] = load()
-        return _loaded[key]
+        keys = [key for key in _loaded if key[1] == source]
+        for key in keys:
+            _presets.pop(key, None)
+        return [_loaded.pop(key) for key in keys]
 
 
 # --- Whisper (faster-whisper / CTranslate2) ---
@@ -318,6 +334,10 @@ def first_line(error: BaseException) -> str:
     return line if len(line) <= _DETAIL_CHARS else line[: _DETAIL_CHARS - 1] + "…"
 
 
-def loaded_models() -> list[dict[str, str]]:
-    """The models this process holds, for the worker's status: backend and source of each."""
-    return [{"backend": key[0], "source": str(key[1])} for key in list(_loaded)]
+def loaded_models() -> list[dict[str, Any]]:
+    """The models this process holds, for the worker's status: backend, source and the presets
+    that asked for each."""
+    return [
+        {"backend": key[0], "source": str(key[1]), "presets": sorted(_presets.get(key, ()))}
+        for key in list(_loaded)
+    ]

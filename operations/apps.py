@@ -5,4 +5,6 @@ class OperationsConfig(AppConfig):
     name = "operations"
 
     def ready(self) -> None:
-        from operations import heartbeat  # noqa: F401  (connects the worker's receivers)
+        # The worker's signal receivers and remote-control commands: registering them is all
+        # importing does, so the web process pays nothing for it.
+        from operations import control, heartbeat  # noqa: F401

@@ -1,5 +1,6 @@
 """The worker's heartbeat: every WORKER_HEARTBEAT_S, its status (who and where it is, its device
-and memory, the models it holds, its jobs) goes to Redis for staff to read through the API."""
+and memory, the models it holds, its jobs, whether it takes new ones) goes to Redis for staff to
+read through the API, and to the workers page's sockets (operations.live)."""
 
 import json
 import logging
@@ -17,7 +18,7 @@ from django.db import close_old_connections
 from django.db.models import DurationField, ExpressionWrapper, F, QuerySet
 from django.utils import timezone
 
-from operations import workers
+from operations import control, live, workers
 from transcription.models import Job, JobStatus
 
 logger = logging.getLogger(__name__)
@@ -35,10 +36,12 @@ def project_version() -> str:
 
 
 def worker_status(*, node: str, queues: list[str], started_at: datetime) -> dict[str, Any]:
+    from gpu_engine.batcher import batcher_report
     from gpu_engine.device import device_report, resolve_device
     from gpu_engine.models import loaded_models
 
     now = timezone.now()
+    batchers = batcher_report()
     # Counted from the database rather than in memory: jobs finished by this process, whichever
     # thread ran them; a job ends once however often its task was delivered.
     finished = Job.objects.filter(worker=node, finished_at__gte=started_at)
@@ -52,8 +55,13 @@ def worker_status(*, node: str, queues: list[str], started_at: datetime) -> dict
         "heartbeat_s": settings.WORKER_HEARTBEAT_S,
         "started_at": started_at.isoformat(),
         "uptime_s": round((now - started_at).total_seconds()),
+        # running, or paused, draining, drained by staff (operations.control)
+        "state": control.current_state().value,
         **device_report(resolve_device(settings.ASR_DEVICE)),
         "loaded_models": loaded_models(),
+        # Per model: its batch budget, which out-of-memory errors lower, and how many it met.
+        "batchers": batchers,
+        "oom_events": sum(batcher["oom_events"] for batcher in batchers),
         "running_jobs": [
             {"id": job_id, "stage": stage, "progress": progress}
             for job_id, stage, progress in running.values_list("id", "stage", "progress")
@@ -93,6 +101,7 @@ def beat(*, node: str, queues: list[str], started_at: datetime) -> None:
             pipe.execute()
     finally:
         client.close()
+    live.publish_worker(workers.entry(node, now, status))
 
 
 def _beat_until_stopped(node: str, queues: list[str]) -> None:
@@ -131,3 +140,4 @@ def stop_heartbeat(sender, **kwargs) -> None:
         client.delete(workers.status_key(sender))
     finally:
         client.close()
+    live.publish_worker(workers.entry(sender, time.time(), None))

@@ -1,7 +1,6 @@
 """Reading the workers' statuses their heartbeats left in Redis (operations.heartbeat)."""
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 from operations import workers
@@ -35,9 +34,4 @@ def worker_get(name: str) -> dict[str, Any] | None:
 
 
 def _entry(name: str, last_seen: float, status: str | None) -> dict[str, Any]:
-    return {
-        "name": name,
-        "online": status is not None,
-        "last_seen": datetime.fromtimestamp(last_seen, tz=UTC).isoformat(),
-        **(json.loads(status) if status is not None else {}),
-    }
+    return workers.entry(name, last_seen, json.loads(status) if status is not None else None)

@@ -1,6 +1,9 @@
 """Where workers' statuses live in Redis: written by operations.heartbeat in each worker, read by
 operations.selectors in the web. No torch or Django models here: both processes import it."""
 
+from datetime import UTC, datetime
+from typing import Any
+
 import redis
 from django.conf import settings
 
@@ -20,3 +23,14 @@ def client() -> redis.Redis:
 
 def status_key(name: str) -> str:
     return STATUS_KEY.format(name=name)
+
+
+def entry(name: str, last_seen: float, status: dict[str, Any] | None) -> dict[str, Any]:
+    """A worker as staff see it: its latest status, or, offline, only its name and when it was
+    last seen (Unix time)."""
+    return {
+        "name": name,
+        "online": status is not None,
+        "last_seen": datetime.fromtimestamp(last_seen, tz=UTC).isoformat(),
+        **(status or {}),
+    }

@@ -9,9 +9,12 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs the apps loa
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+from operations.routing import websocket_urlpatterns as operations_websockets  # noqa: E402
 from portal.body_limit import BodySizeLimit  # noqa: E402
 from portal.origins import SameOriginValidator  # noqa: E402
-from transcription.routing import websocket_urlpatterns  # noqa: E402
+from transcription.routing import websocket_urlpatterns as transcription_websockets  # noqa: E402
+
+websocket_urlpatterns = [*transcription_websockets, *operations_websockets]
 
 application = ProtocolTypeRouter(
     {

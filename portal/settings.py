@@ -1,5 +1,6 @@
 """Voxa settings: every value comes from the environment (see .env.example)."""
 
+import ipaddress
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -42,8 +43,9 @@ if PUBLIC_URL:
 _https = PUBLIC_URL.startswith("https://")
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = _https
 SECURE_SSL_REDIRECT = _https
-# The container healthchecks call the web process directly, over plain http.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+# The container healthchecks (and a Prometheus on the containers' network) call the web process
+# directly, over plain http.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=365 * 24 * 3600 if _https else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = _https
 # Preloading is a promise to the browsers' lists that only the owner of the whole domain can make
@@ -268,6 +270,11 @@ JOB_STALE_AFTER_S = env.int("JOB_STALE_AFTER_S", default=600)
 JOB_CLAIM_GRACE_S = env.float("JOB_CLAIM_GRACE_S", default=60)
 JOB_JANITOR_INTERVAL_S = env.float("JOB_JANITOR_INTERVAL_S", default=60)
 WORKER_PING_TIMEOUT_S = env.float("WORKER_PING_TIMEOUT_S", default=5)
+# How long staff's actions on the workers (operations.actions) wait for each worker's answer;
+# loading a model, which may mean reading gigabytes (or downloading them), has longer. A worker
+# silent past it is reported as such; what it was asked still happens once it gets there.
+WORKER_CONTROL_TIMEOUT_S = env.float("WORKER_CONTROL_TIMEOUT_S", default=5)
+WORKER_MODEL_LOAD_TIMEOUT_S = env.float("WORKER_MODEL_LOAD_TIMEOUT_S", default=60)
 # Hard limit for one job: room for the longest audio allowed at a slow CPU pace.
 JOB_TIME_LIMIT_S = env.int("JOB_TIME_LIMIT_S", default=int(600 + MAX_AUDIO_HOURS * 3600 * 2))
 # Each job's own limit, scaled to its audio and counted from the end of any model download;
@@ -414,3 +421,20 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
+
+# Prometheus' /metrics (operations/metrics.py): "off" answers 404; "token" asks for
+# `Authorization: Bearer METRICS_TOKEN` (or METRICS_TOKEN_FILE); "addresses" lets in only clients in
+# METRICS_ALLOWED_ADDRESSES (CIDRs, e.g. 10.0.0.0/8,::1/128), the client address as the login
+# throttling sees it (TRUSTED_PROXIES).
+METRICS = env("METRICS", default="off")
+METRICS_TOKEN = environ.FileAwareEnv()("METRICS_TOKEN", default="")
+METRICS_ALLOWED_ADDRESSES = env.list("METRICS_ALLOWED_ADDRESSES", default=[])
+if METRICS not in ("off", "token", "addresses"):
+    raise ImproperlyConfigured(f"METRICS is {METRICS!r}: use off, token or addresses.")
+if METRICS == "token" and len(METRICS_TOKEN) < 32:
+    raise ImproperlyConfigured("METRICS=token needs a METRICS_TOKEN of 32 or more characters.")
+for _network in METRICS_ALLOWED_ADDRESSES:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError as error:
+        raise ImproperlyConfigured(f"METRICS_ALLOWED_ADDRESSES: {error}") from error

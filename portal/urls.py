@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from operations.metrics import metrics_view
 from portal import health
 
 urlpatterns = [
@@ -8,8 +9,10 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics_view, name="metrics"),
     path("api/", include("transcription.api.urls")),
     path("", include("accounts.team_urls")),
+    path("", include("operations.urls")),
     path("", include("transcription.urls")),
 ]
 

@@ -34,13 +34,14 @@ from rest_framework.test import APIClient
 
 from accounts.models import Invitation, Membership, Role
 from accounts.services import membership_add, team_create
-from portal.asgi import application
+from operations import live, workers
+from operations.models import AuditEntry
+from portal.asgi import application, websocket_urlpatterns
 from tests.audio_files import speech
 from tests.factories import RecordingFactory, SucceededJobFactory, UserFactory
 from tests.test_websocket import HOST, ORIGIN, session_cookie
 from transcription import progress, uploads
 from transcription.models import HotwordList
-from transcription.routing import websocket_urlpatterns
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 
@@ -143,6 +144,9 @@ class Row:
     # theirs running or not.
     needs_worker: bool = False
     why: str = ""
+
+
+LOAD_NO_MODEL = {"action": "load_model"}
 
 
 def recording_pk(world: World) -> dict:
@@ -310,6 +314,10 @@ ROWS: dict[str, Row] = {
         needs_worker=True,
         why="a worker answers, so ready, whoever asks",
     ),
+    # Prometheus' metrics: a scraper's, not a user's (tests/test_metrics.py turns them on).
+    "metrics": Row(
+        (Call("get", everyone(404)),), why="METRICS is off by default: no route to anyone"
+    ),
     # API
     "api/": Row((Call("get", any_user()),), api=True),
     "api/token/": Row(
@@ -332,6 +340,33 @@ ROWS: dict[str, Row] = {
         api=True,
         why="staff: no worker of that name has reported",
     ),
+    # The workers page, for staff only; others are refused as by the workers API.
+    "workers/": Row((Call("get", page_of({**any_user(403), STAFF: 200})),)),
+    # Staff's actions on the workers and the queue, and their audit log (the API's 403).
+    "api/workers/actions/": Row(
+        (Call("post", {**any_user(403), STAFF: 400}, data=lambda w, role: LOAD_NO_MODEL),),
+        api=True,
+        why="staff: load_model without a model is refused before anything is sent",
+    ),
+    "api/workers/<str:name>/actions/": Row(
+        (Call("post", {**any_user(403), STAFF: 404}, data=lambda w, role: {"action": "pause"}),),
+        kwargs=lambda w: {"name": "no-such-worker@nowhere"},
+        api=True,
+        why="staff: no worker of that name has reported",
+    ),
+    "api/queue/<int:job_id>/cancel/": Row(
+        (Call("post", {**any_user(403), STAFF: 409}),),
+        kwargs=lambda w: {"job_id": w.job.pk},
+        api=True,
+        why="staff: the job has already succeeded",
+    ),
+    "api/queue/<int:job_id>/retry/": Row(
+        (Call("post", {**any_user(403), STAFF: 409}),),
+        kwargs=lambda w: {"job_id": w.job.pk},
+        api=True,
+        why="staff: a succeeded job's transcript is its owner's",
+    ),
+    "api/audit/": Row((Call("get", {**any_user(403), STAFF: 200}),), api=True),
     # The waiting jobs in run order, for staff only.
     "api/queue/": Row((Call("get", {**any_user(403), STAFF: 200}),), api=True),
     "api/search/": Row((Call("get", any_user()),), query="q=General", api=True),
@@ -511,7 +546,7 @@ ROWS: dict[str, Row] = {
     "admin/auth/user/<id>/password/": Row(
         (Call("get", staff_only()),), kwargs=lambda w: {"id": w.users[OWNER].pk}
     ),
-    "admin/^(?P<app_label>auth|axes|accounts|authtoken|transcription)/$": Row(
+    "admin/^(?P<app_label>auth|axes|accounts|authtoken|transcription|operations)/$": Row(
         (Call("get", staff_only()),), kwargs=lambda w: {"app_label": "transcription"}
     ),
     "admin/(?P<url>.*)$": Row(
@@ -534,6 +569,7 @@ REFUSED = {
     Membership: {"add", "delete"},  # through accounts.services: an owner kept, sockets told
     # Listed only: the key is its primary key, so a page of one token would show it.
     TokenProxy: {"add", "change", "delete", "history"},
+    AuditEntry: {"add", "delete"},  # written by operations.actions only, and kept
 }
 
 
@@ -633,6 +669,9 @@ def world(settings, tmp_path) -> World:
     AccessLog.objects.create(username="x", ip_address="127.0.0.9")
     AccessFailureLog.objects.create(username="x", ip_address="127.0.0.9")
     Token.objects.create(user=users[MEMBER])
+    AuditEntry.objects.create(
+        actor=users[STAFF], actor_name=STAFF, action="pause", target="gpu@host", ok=True
+    )
     invitation, invitation_token = Invitation.issue(
         team=team, email=users[OUTSIDER].email, role=Role.MEMBER, invited_by=users[OWNER]
     )
@@ -724,7 +763,8 @@ def test_admin_model_page(world, pattern, name, role):
     assert response.status_code == (expected if role == STAFF else 302)
 
 
-# The websocket route: who may open it, and who hears the team recording's progress.
+# The websocket routes: who may open them, and who hears the team recording's progress, or a
+# worker's status.
 WEBSOCKET_ROWS = {
     "ws/jobs/": {
         **{role: "hears" for role in ROLES},
@@ -732,6 +772,8 @@ WEBSOCKET_ROWS = {
         OUTSIDER: "hears nothing",
         STAFF: "hears nothing",
     },
+    # Staff only: anonymous sockets closed as above, other users with 4403.
+    "ws/workers/": {**everyone(4403), ANONYMOUS: 4401, STAFF: "hears"},
 }
 
 
@@ -739,17 +781,35 @@ def test_every_websocket_route_has_a_row():
     assert {str(route.pattern) for route in websocket_urlpatterns} == set(WEBSOCKET_ROWS)
 
 
-def hears_the_team(world: World, role: str) -> str | int:
-    """What `role`'s socket gets while the team recording's job reports progress."""
+def publish_team_progress(world: World) -> None:
+    progress.publish(world.job)
+
+
+def publish_worker_status(world: World) -> None:
+    live.publish_worker(workers.entry("some-worker@somewhere", 0, None))
+
+
+# What each route's socket is told meanwhile, and what its first message is on opening (if any).
+WEBSOCKET_EVENTS = {
+    "ws/jobs/": (publish_team_progress, None),
+    "ws/workers/": (publish_worker_status, "workers"),
+}
+
+
+def hears(world: World, route: str, role: str) -> str | int:
+    """What `role`'s socket on `route` gets while its event is sent."""
     user = world.users.get(role)
     headers = [HOST, ORIGIN, session_cookie(user)] if user else [HOST, ORIGIN]
+    send_event, greeting = WEBSOCKET_EVENTS[route]
 
     async def listen():
-        communicator = WebsocketCommunicator(application, "/ws/jobs/", headers=headers)
+        communicator = WebsocketCommunicator(application, f"/{route}", headers=headers)
         connected, code = await communicator.connect()
         if not connected:
             return code
-        await database_sync_to_async(progress.publish)(world.job)
+        if greeting is not None:
+            assert (await communicator.receive_json_from())["type"] == greeting
+        await database_sync_to_async(send_event)(world)
         heard = not await communicator.receive_nothing(timeout=0.5)
         await communicator.disconnect()
         return "hears" if heard else "hears nothing"
@@ -757,7 +817,15 @@ def hears_the_team(world: World, role: str) -> str | int:
     return async_to_sync(listen)()
 
 
+def websocket_cells() -> Iterator[tuple[str, str]]:
+    for route in WEBSOCKET_ROWS:
+        for role in ROLES:
+            yield route, role
+
+
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("role", ROLES)
-def test_websocket_cell(world, role):
-    assert hears_the_team(world, role) == WEBSOCKET_ROWS["ws/jobs/"][role]
+@pytest.mark.parametrize(
+    ("route", "role"), list(websocket_cells()), ids=[f"{r} as {o}" for r, o in websocket_cells()]
+)
+def test_websocket_cell(world, route, role):
+    assert hears(world, route, role) == WEBSOCKET_ROWS[route][role]

@@ -48,6 +48,11 @@ def test_a_workers_heartbeat_shows_its_status_and_it_goes_offline_once_it_dies(
         assert status["throughput"] > 0
         assert [m["backend"] for m in status["loaded_models"]] == ["funasr"]
         assert status["heartbeat_s"] == HEARTBEAT_S
+        assert status["batchers"] == [
+            {"model": TINY_MODEL, "batch_seconds": 240.0, "oom_events": 0}  # CPU's default
+        ]
+        assert status["oom_events"] == 0
+        assert_telemetry_plausible(Job.objects.select_related("recording").get(pk=job.pk), name)
 
         worker.kill()  # SIGKILL: no goodbye, only its heartbeat stops
         worker.wait()
@@ -60,6 +65,23 @@ def test_a_workers_heartbeat_shows_its_status_and_it_goes_offline_once_it_dies(
     gone = staff.get(f"/api/workers/{name}/").json()
     assert gone["name"] == name and gone["last_seen"]
     assert "pid" not in gone  # the status expired with the worker
+
+
+def assert_telemetry_plausible(job: Job, worker: str) -> None:
+    """The worker timed the job's stages within its run, on the CPU."""
+    wall_s = (job.finished_at - job.started_at).total_seconds()
+    stages_s = [job.decoding_s, job.speech_detection_s, job.recognition_s]
+    assert all(seconds is not None and seconds >= 0 for seconds in stages_s), stages_s
+    assert sum(stages_s) <= wall_s
+    assert job.recognition_s > 0
+    assert job.queue_wait_s == pytest.approx(
+        (job.started_at - (job.queued_at or job.created_at)).total_seconds(), abs=0.001
+    )
+    # Audio seconds per wall second of the attempt, timed in the worker from just after its claim.
+    assert job.speed_x >= job.recording.duration_s / wall_s * 0.99
+    assert job.device == "cpu"
+    assert job.peak_gpu_bytes is None
+    assert job.worker == worker
 
 
 def test_a_worker_stopped_on_purpose_is_offline_at_once(process_env, tmp_path):

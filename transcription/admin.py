@@ -41,12 +41,21 @@ class JobAdmin(admin.ModelAdmin):
         "error",
         "attempts",
         "cancel_requested",
-        # Its place in the queue: set as its message is sent (transcription.broker.enqueue).
+        "cancelled_by",
+        # Its place in the queue, set each time its message is sent.
         "priority",
         "queued_at",
         "worker",
         "heartbeat_at",
         "started_at",
         "finished_at",
+        # The telemetry its worker measured.
+        "queue_wait_s",
+        "decoding_s",
+        "speech_detection_s",
+        "recognition_s",
+        "speed_x",
+        "device",
+        "peak_gpu_bytes",
     ]
     inlines = [SegmentInline]

@@ -1,9 +1,11 @@
 import uuid
+from dataclasses import asdict, dataclass
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
@@ -83,6 +85,23 @@ JobStage = models.TextChoices("JobStage", [(stage.name, stage.value) for stage i
 
 
 ACTIVE_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)
+
+
+@dataclass(frozen=True)
+class JobTelemetry:
+    """Where one attempt's time went, on what and how fast: measured by the worker that ran it
+    (transcription.runner), stored with the job as it finishes. None where not measured."""
+
+    queue_wait_s: float | None = None
+    decoding_s: float | None = None
+    speech_detection_s: float | None = None
+    recognition_s: float | None = None
+    speed_x: float | None = None
+    device: str = ""
+    peak_gpu_bytes: int | None = None
+
+
+NO_TELEMETRY = JobTelemetry()
 
 
 class JobLost(Exception):
@@ -219,17 +238,21 @@ class Job(models.Model):
             heartbeat_at=self.heartbeat_at,
         )
 
-    def mark_succeeded(self, *, language: str, text: str) -> None:
-        self._finish(JobStatus.SUCCEEDED, detected_language=language, text=text, progress=100)
+    def mark_succeeded(
+        self, *, language: str, text: str, telemetry: JobTelemetry = NO_TELEMETRY
+    ) -> None:
+        self._finish(
+            JobStatus.SUCCEEDED, telemetry, detected_language=language, text=text, progress=100
+        )
 
-    def mark_failed(self, *, reason: str) -> None:
-        self._finish(JobStatus.FAILED, error=reason)
+    def mark_failed(self, *, reason: str, telemetry: JobTelemetry = NO_TELEMETRY) -> None:
+        self._finish(JobStatus.FAILED, telemetry, error=reason)
 
-    def mark_cancelled(self) -> None:
-        self._finish(JobStatus.CANCELLED)
+    def mark_cancelled(self, *, telemetry: JobTelemetry = NO_TELEMETRY) -> None:
+        self._finish(JobStatus.CANCELLED, telemetry)
 
-    def _finish(self, status: str, **fields: object) -> None:
-        fields.update(status=status, finished_at=timezone.now(), message="")
+    def _finish(self, status: str, telemetry: JobTelemetry, **fields: object) -> None:
+        fields.update(asdict(telemetry), status=status, finished_at=timezone.now(), message="")
         self._update_as_holder(**fields)
         for name, value in fields.items():
             setattr(self, name, value)
@@ -249,10 +272,12 @@ class Job(models.Model):
     def _lost(self) -> JobLost:
         return JobLost(f"Job {self.pk} is no longer held by {self.worker}, attempt {self.attempts}")
 
-    def request_cancel(self) -> None:
-        """A queued job ends at once; a running one stops at its next segment."""
+    def request_cancel(self, *, by: AbstractBaseUser | None = None) -> None:
+        """A queued job ends at once; a running one stops at its next segment. `by`: who asked,
+        when not the owner (site staff); the first to ask is the one named."""
         active = Job.objects.filter(pk=self.pk, status__in=ACTIVE_STATUSES)
-        active.update(cancel_requested=True)  # from here on no worker can claim it
+        # From here on no worker can claim it.
+        active.filter(cancel_requested=False).update(cancel_requested=True, cancelled_by=by)
         active.filter(status=JobStatus.QUEUED).update(
             status=JobStatus.CANCELLED, finished_at=timezone.now(), message=""
         )
@@ -274,12 +299,15 @@ class Job(models.Model):
         self.error = ""
         self.attempts = 0
         self.cancel_requested = False
+        self.cancelled_by = None
         self.worker = ""
         self.heartbeat_at = None
         self.started_at = None
         self.finished_at = None
         self.detected_language = ""
         self.text = ""
+        for name, value in asdict(NO_TELEMETRY).items():
+            setattr(self, name, value)
         self.save()
 
 

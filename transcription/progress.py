@@ -94,7 +94,7 @@ def publish(job: Job) -> None:
     it commits (at once outside one). Best effort, as Zulip's send_event_on_commit: a
     notification that cannot be sent is logged, and never fails, strands or hides the job."""
     for group, event in audiences(job):
-        transaction.on_commit(lambda group=group, event=event: _send(group, event))
+        transaction.on_commit(lambda group=group, event=event: send_event(group, event))
 
 
 def queue_moved(job: Job) -> None:
@@ -120,10 +120,11 @@ def _queue_audiences(job: Job) -> list[tuple[str, dict]]:
 
 def workspaces_changed(user_id: int) -> None:
     """The user's teams or roles changed: their open sockets join and leave groups to match."""
-    _send(user_group(user_id), {"type": WORKSPACES_EVENT_TYPE})
+    send_event(user_group(user_id), {"type": WORKSPACES_EVENT_TYPE})
 
 
-def _send(group: str, event: dict) -> None:
+def send_event(group: str, event: dict) -> None:
+    """Best effort: an event the channel layer cannot take is logged, never raised."""
     try:
         async_to_sync(_group_send)(group, event)
     except Exception:

@@ -1,8 +1,11 @@
 """Runs one job on this worker: claim it, hand the audio to gpu_engine, store what comes back."""
 
+import itertools
 import logging
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from celery.exceptions import Reject, SoftTimeLimitExceeded
@@ -10,10 +13,11 @@ from django.conf import settings
 from django.core.files import File
 from django.db import InterfaceError, OperationalError, close_old_connections
 
+from gpu_engine.device import describe_device, peak_gpu_memory, resolve_device
 from gpu_engine.stages import Stage
 from gpu_engine.types import EngineConfig, EngineError, JobCancelled, JobOptions
 from transcription import progress, services, storage
-from transcription.models import Job, JobLost, Recording, StoredCopy
+from transcription.models import Job, JobLost, JobTelemetry, Recording, StoredCopy
 
 logger = logging.getLogger(__name__)
 
@@ -62,10 +66,15 @@ def job_time_limit(job: Job) -> float:
     return min(limit, settings.JOB_TIME_LIMIT_S)
 
 
+# The stages a job's telemetry times, each until the next one begins.
+TIMED_STAGES = (Stage.DECODING, Stage.SEGMENTING, Stage.TRANSCRIBING, Stage.FINALIZING)
+
+
 class JobReporter:
     """Writes progress at most about once a second per job (and on every stage change), and
     answers whether the user cancelled, reading the database no more often. Also the job's
-    clock: past its time limit it stops the job, which is then failed with that reason."""
+    clock: past its time limit it stops the job, which is then failed with that reason; and its
+    stopwatch: the telemetry stored with the job when it finishes."""
 
     def __init__(self, job: Job) -> None:
         self.job = job
@@ -73,9 +82,51 @@ class JobReporter:
         self.last_cancel_check = 0.0
         self.cancelled = False
         self.deadline: float | None = None
+        self.began = time.monotonic()
+        # When each stage was first reported: recognition's retries report TRANSCRIBING again.
+        self.stage_began: dict[Stage, float] = {}
+        self.device = ""
+        self.peak_gpu_bytes: Callable[[], int | None] = lambda: None
+
+    @contextmanager
+    def measuring(self) -> Iterator[None]:
+        """While the job runs: the device it runs on and the GPU memory it peaks at."""
+        device = _job_device()
+        if device is None:
+            yield
+            return
+        self.device = describe_device(device)
+        with peak_gpu_memory(device) as peak:
+            self.peak_gpu_bytes = peak
+            yield
+
+    def telemetry(self, *, audio_s: float | None = None) -> JobTelemetry:
+        """What this attempt measured so far; a stage it ended in counts until now."""
+        now = time.monotonic()
+        decoding, speech_detection, recognition = (
+            self._stage_seconds(stage, until, now)
+            for stage, until in itertools.pairwise(TIMED_STAGES)
+        )
+        queued_at = self.job.queued_at or self.job.created_at
+        return JobTelemetry(
+            queue_wait_s=round((self.job.started_at - queued_at).total_seconds(), 3),
+            decoding_s=decoding,
+            speech_detection_s=speech_detection,
+            recognition_s=recognition,
+            speed_x=round(audio_s / (now - self.began), 2) if audio_s else None,
+            device=self.device,
+            peak_gpu_bytes=self.peak_gpu_bytes(),
+        )
+
+    def _stage_seconds(self, stage: Stage, until: Stage, now: float) -> float | None:
+        began = self.stage_began.get(stage)
+        if began is None:
+            return None
+        return round(self.stage_began.get(until, now) - began, 3)
 
     def __call__(self, stage: Stage, percent: float, message: str = "") -> None:
         now = time.monotonic()
+        self.stage_began.setdefault(stage, now)
         if self.deadline is None and stage != Stage.DOWNLOADING_MODEL:
             self.deadline = now + job_time_limit(self.job)
         if stage == self.job.stage and now - self.last_write < settings.PROGRESS_MIN_INTERVAL_S:
@@ -97,6 +148,15 @@ class JobReporter:
             self.last_cancel_check = now
             self.cancelled = self.job.cancel_was_requested()
         return self.cancelled
+
+
+def _job_device() -> str | None:
+    """The device this worker's jobs run on; None when the setting names none here, which the
+    engine then fails the job for, with the reason."""
+    try:
+        return resolve_device(settings.ASR_DEVICE)
+    except EngineError:
+        return None
 
 
 def run_job(job_id: int, *, worker: str) -> None:
@@ -126,20 +186,25 @@ def run_job(job_id: int, *, worker: str) -> None:
 def _run_claimed(job: Job) -> None:
     """Ends the job succeeded, failed (with its reason) or cancelled; only losing the job, the
     database or the worker itself escapes, for run_job to deal with."""
+    reporter = JobReporter(job)
     try:
-        if job.attempts > settings.JOB_MAX_ATTEMPTS:
-            job.mark_failed(
-                reason=f"The worker stopped {job.attempts - 1} times while processing this job "
-                "(crash or out of memory); giving up."
-            )
-        else:
-            progress.publish(job)
-            _transcribe(job)
+        with reporter.measuring():
+            if job.attempts > settings.JOB_MAX_ATTEMPTS:
+                job.mark_failed(
+                    reason=f"The worker stopped {job.attempts - 1} times while processing this "
+                    "job (crash or out of memory); giving up.",
+                    telemetry=reporter.telemetry(),
+                )
+            else:
+                progress.publish(job)
+                _transcribe(job, reporter)
     except (JobLost, WorkerStopping, *DATABASE_DOWN):
         raise
     except Exception as error:
         logger.exception("Job %s failed unexpectedly", job.pk)
-        job.mark_failed(reason=f"Unexpected error while transcribing: {error}")
+        job.mark_failed(
+            reason=f"Unexpected error while transcribing: {error}", telemetry=reporter.telemetry()
+        )
     logger.info("Job %s %s on attempt %s", job.pk, job.status, job.attempts)
     progress.publish(job)
 
@@ -162,12 +227,11 @@ def _hand_back(job: Job, *, why: str) -> None:
         wait_s = min(wait_s * 2, DATABASE_RETRY_MAX_S)
 
 
-def _transcribe(job: Job) -> None:
+def _transcribe(job: Job, reporter: JobReporter) -> None:
     from gpu_engine.audio import make_playback_copy
     from gpu_engine.pipeline import transcribe_file
 
     recording = job.recording
-    reporter = JobReporter(job)
     options = JobOptions(
         model=job.model, language=job.language, hotwords=tuple(job.hotword_list), itn=job.itn
     )
@@ -189,13 +253,17 @@ def _transcribe(job: Job) -> None:
             language=result.language,
             text=result.text,
             segments=[(s.start, s.end, s.text) for s in result.segments],
+            telemetry=reporter.telemetry(audio_s=result.duration_s),
         )
     except JobCancelled:
-        job.mark_cancelled()
+        job.mark_cancelled(telemetry=reporter.telemetry())
     except EngineError as error:
-        job.mark_failed(reason=str(error))
+        job.mark_failed(reason=str(error), telemetry=reporter.telemetry())
     except SoftTimeLimitExceeded:
-        job.mark_failed(reason="The job took longer than the time limit and was stopped.")
+        job.mark_failed(
+            reason="The job took longer than the time limit and was stopped.",
+            telemetry=reporter.telemetry(),
+        )
 
 
 def _ensure_playback_copy(recording: Recording, original: Path, make_playback_copy) -> None:

@@ -17,7 +17,7 @@ from django.utils import timezone
 from accounts.models import Team
 from transcription import broker, progress, quotas
 from transcription.hotwords import hotwords_for_job
-from transcription.models import Job, JobStatus, Recording, Segment
+from transcription.models import NO_TELEMETRY, Job, JobStatus, JobTelemetry, Recording, Segment
 from transcription.probe import RejectedUpload, probe_audio
 from transcription.selectors import PERSONAL
 
@@ -212,15 +212,16 @@ def _stored_file_delete(stored: FieldFile) -> None:
         Path(stored.path).parent.rmdir()
 
 
-def job_cancel(*, job: Job) -> Job:
-    _cancel(job)
+def job_cancel(*, job: Job, by: AbstractBaseUser | None = None) -> Job:
+    """`by`: site staff cancelling someone's job (the job names them)."""
+    _cancel(job, by=by)
     progress.publish(job)
     return job
 
 
-def _cancel(job: Job) -> None:
+def _cancel(job: Job, *, by: AbstractBaseUser | None = None) -> None:
     was_waiting = job.status == JobStatus.QUEUED
-    job.request_cancel()
+    job.request_cancel(by=by)
     if was_waiting:
         progress.queue_moved(job)  # it left the queue: those behind it move up
 
@@ -253,7 +254,12 @@ def job_requeue(*, job: Job, why: str) -> bool:
 
 @transaction.atomic
 def job_store_transcript(
-    *, job: Job, language: str, text: str, segments: list[tuple[float, float, str]]
+    *,
+    job: Job,
+    language: str,
+    text: str,
+    segments: list[tuple[float, float, str]],
+    telemetry: JobTelemetry = NO_TELEMETRY,
 ) -> None:
     """Replace any partial result of an earlier attempt, then mark the job succeeded."""
     job.segments.all().delete()
@@ -261,4 +267,4 @@ def job_store_transcript(
         Segment(job=job, index=i, start=start, end=end, text=segment_text)
         for i, (start, end, segment_text) in enumerate(segments)
     )
-    job.mark_succeeded(language=language, text=text)
+    job.mark_succeeded(language=language, text=text, telemetry=telemetry)

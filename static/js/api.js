@@ -256,6 +256,35 @@ export function recordingUrl(template, id) {
   return template.replace(/\/0\/$/, `/${id}/`);
 }
 
+// A websocket to the portal's `path` that hands each JSON message to onMessage, and opens again
+// with a growing delay whenever it closes, unless onClose(event, delayMs) returns false.
+export function liveSocket(path, { onOpen, onMessage, onClose }) {
+  let backoff = 1000;
+  const open = () => {
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    const socket = new WebSocket(`${scheme}//${location.host}${path}`);
+    socket.addEventListener("open", () => {
+      backoff = 1000;
+      onOpen?.();
+    });
+    socket.addEventListener("message", (event) => {
+      let message;
+      try {
+        message = JSON.parse(event.data);
+      } catch {
+        return;
+      }
+      onMessage(message);
+    });
+    socket.addEventListener("close", (event) => {
+      if (onClose?.(event, backoff) === false) return;
+      setTimeout(open, backoff);
+      backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+    });
+  };
+  open();
+}
+
 // Keeps the page's jobs current. The websocket only says "job N changed"; the state is always
 // re-read from the API, so dropped messages cost nothing. While the socket is down, active jobs
 // are polled instead, and the socket reconnects with a growing delay. "The queue moved" (another
@@ -267,7 +296,6 @@ export class JobWatcher {
     this.jobs = new Map(); // id -> {active, queued, inflight, again}
     this.queueTimer = null;
     this.connected = false;
-    this.backoff = 1000;
     this.connect();
     // Poll while the socket is down; while it is up, still re-read now and then, because the
     // channel layer may drop an event and the last one of a job must not be missed.
@@ -292,28 +320,19 @@ export class JobWatcher {
   }
 
   connect() {
-    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    const socket = new WebSocket(`${scheme}//${location.host}/ws/jobs/`);
-    socket.addEventListener("open", () => {
-      this.connected = true;
-      this.backoff = 1000;
-      this.refreshActive();
-    });
-    socket.addEventListener("message", (event) => {
-      let payload;
-      try {
-        payload = JSON.parse(event.data);
-      } catch {
-        return;
-      }
-      if (payload.queue === "moved") this.queueMoved();
-      else if (this.jobs.has(payload.job)) this.refresh(payload.job);
-      else this.onOtherEvent?.(payload);
-    });
-    socket.addEventListener("close", () => {
-      this.connected = false;
-      setTimeout(() => this.connect(), this.backoff);
-      this.backoff = Math.min(this.backoff * 2, MAX_BACKOFF_MS);
+    liveSocket("/ws/jobs/", {
+      onOpen: () => {
+        this.connected = true;
+        this.refreshActive();
+      },
+      onMessage: (payload) => {
+        if (payload.queue === "moved") this.queueMoved();
+        else if (this.jobs.has(payload.job)) this.refresh(payload.job);
+        else this.onOtherEvent?.(payload);
+      },
+      onClose: () => {
+        this.connected = false;
+      },
     });
   }
 

@@ -14,13 +14,21 @@ import torch
 
 from gpu_engine.audio import SAMPLE_RATE
 from gpu_engine.backends import backend_for
-from gpu_engine.batcher import Batcher, Request, batcher_for, choose_batch, is_out_of_memory
+from gpu_engine.batcher import (
+    Batcher,
+    Request,
+    batcher_for,
+    batcher_report,
+    choose_batch,
+    is_out_of_memory,
+)
 from gpu_engine.pipeline import transcribe_file
 from gpu_engine.types import EngineConfig, EngineError, JobCancelled, JobOptions, TranscriptResult
 from tests.audio_files import speech
 from tests.engine.conftest import (
     TINY_PARAFORMER,
     ProgressLog,
+    never,
     start_jobs_together,
     transcribe_alone,
 )
@@ -275,3 +283,55 @@ def test_each_result_comes_back_to_its_own_clip(batcher: Batcher) -> None:
     assert [results[index].pieces[-1][1] for index in range(3)] == [
         pytest.approx(seconds, abs=0.25) for seconds in (3, 7, 5)
     ]
+
+
+def noise_clips(batcher: Batcher, *seconds: float) -> list:
+    rng = np.random.default_rng(0)
+    return [
+        batcher.backend.prepare(
+            rng.standard_normal(round(s * SAMPLE_RATE)).astype(np.float32) * 0.1, TINY
+        )
+        for s in seconds
+    ]
+
+
+def test_out_of_memory_halves_the_budget_and_the_batch_is_retried_complete(
+    batcher: Batcher, fail_model_calls: Callable[[ErrorFor], None]
+) -> None:
+    clips = noise_clips(batcher, 3, 3, 3, 3)
+    batcher.batch_seconds = 12.0  # the four clips in one call
+    alone = [result for _, result in sorted(batcher.results(clips, should_cancel=never))]
+    # The model fits at most 6 s of audio a call: the first batch of four fails.
+    fail_model_calls(
+        lambda kwargs: (
+            torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB")
+            if len(kwargs["input"]) * longest_input_s(kwargs) > 6.5
+            else None
+        )
+    )
+    events_before = batcher.oom_events
+    batcher.recent.clear()
+
+    results = dict(batcher.results(clips, should_cancel=never))
+
+    assert [results[index] for index in range(4)] == alone
+    assert [len(record.jobs) for record in batcher.recent] == [4, 2, 2]
+    assert batcher.oom_events == events_before + 1
+    assert batcher.batch_seconds == 6.0
+    assert {"model": TINY_PARAFORMER, "batch_seconds": 6.0, "oom_events": batcher.oom_events} in (
+        batcher_report()
+    )
+
+    # Later batches keep to the halved budget: no failed call first.
+    batcher.recent.clear()
+    assert dict(batcher.results(clips, should_cancel=never)) == results
+    assert [len(record.jobs) for record in batcher.recent] == [2, 2]
+    assert batcher.oom_events == events_before + 1
+
+
+def test_a_closed_batcher_ends_its_thread(batcher: Batcher) -> None:
+    closing = Batcher(batcher.backend, batch_seconds=batcher.batch_seconds, name="closing")
+
+    closing.close()
+
+    assert "batcher-closing" not in {thread.name for thread in threading.enumerate()}

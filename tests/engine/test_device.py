@@ -5,6 +5,7 @@ from gpu_engine.device import (
     batch_seconds,
     clear_cache,
     cpu_threads,
+    empty_gpu_cache,
     funasr_dtype_options,
     resolve_device,
     whisper_compute_type,
@@ -13,6 +14,7 @@ from gpu_engine.device import (
 from gpu_engine.types import EngineError
 
 no_cuda = pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU")
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here")
 
 
 def test_cpu_passes_through() -> None:
@@ -74,3 +76,22 @@ def test_batches_default_to_the_device_and_follow_the_setting() -> None:
 @no_cuda
 def test_clearing_the_cache_without_cuda_frees_nothing() -> None:
     assert clear_cache() == 0
+
+
+@no_cuda
+def test_emptying_the_gpu_cache_without_cuda_reports_no_gpu() -> None:
+    assert empty_gpu_cache() == []
+
+
+@needs_cuda
+def test_emptying_the_gpu_cache_hands_back_what_torch_held_unused() -> None:
+    block = torch.empty(256 * 2**20, dtype=torch.uint8, device="cuda:0")
+    del block  # freed, but kept in torch's cache
+    reserved = torch.cuda.memory_reserved(0)
+
+    gpu = empty_gpu_cache()[0]
+
+    assert gpu["index"] == 0
+    assert gpu["reserved_before_bytes"] == reserved
+    assert gpu["reserved_after_bytes"] == torch.cuda.memory_reserved(0)
+    assert gpu["freed_bytes"] == reserved - gpu["reserved_after_bytes"] >= 256 * 2**20

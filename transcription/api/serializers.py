@@ -1,3 +1,5 @@
+import dataclasses
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Manager
@@ -8,7 +10,15 @@ from accounts.models import Team
 from gpu_engine.presets import LANGUAGES, language_refusal
 from transcription import queue
 from transcription.hotwords import clean_hotwords, hotwords_note
-from transcription.models import HotwordList, Job, JobStatus, Recording, Segment, Upload
+from transcription.models import (
+    HotwordList,
+    Job,
+    JobStatus,
+    JobTelemetry,
+    Recording,
+    Segment,
+    Upload,
+)
 from transcription.quotas import Usage
 from transcription.selectors import PERSONAL, team_for
 
@@ -118,9 +128,16 @@ class SearchHitSerializer(serializers.ModelSerializer):
         fields = ["recording", "recording_name", "job", "index", "start", "end", "text"]
 
 
+STAFF_TELEMETRY = ("worker", "device", "peak_gpu_bytes")
+USER_TELEMETRY = tuple(
+    field.name for field in dataclasses.fields(JobTelemetry) if field.name not in STAFF_TELEMETRY
+)
+
+
 class JobSerializer(serializers.ModelSerializer):
     hotwords = serializers.ListField(source="hotword_list", child=serializers.CharField())
     hotwords_note = serializers.SerializerMethodField()
+    telemetry = serializers.SerializerMethodField()
     queue_position = serializers.SerializerMethodField()
     eta_s = serializers.SerializerMethodField()
 
@@ -145,6 +162,7 @@ class JobSerializer(serializers.ModelSerializer):
             "created_at",
             "started_at",
             "finished_at",
+            "telemetry",
             "recording",
         ]
         read_only_fields = fields
@@ -156,6 +174,15 @@ class JobSerializer(serializers.ModelSerializer):
 
     def get_hotwords_note(self, job: Job) -> str:
         return hotwords_note(job.model) if job.hotwords else ""
+
+    def get_telemetry(self, job: Job) -> dict:
+        """Where the finishing attempt's time went (None where not measured). The worker, the
+        device and its memory name the infrastructure: staff only see those."""
+        telemetry = {name: getattr(job, name) for name in USER_TELEMETRY}
+        request = self.context.get("request")
+        if request is not None and request.user.is_staff:
+            telemetry.update({name: getattr(job, name) for name in STAFF_TELEMETRY})
+        return telemetry
 
     def to_representation(self, job: Job) -> dict:
         data = super().to_representation(job)

@@ -1,0 +1,5 @@
+from django.urls import path
+
+from operations.consumers import WorkersConsumer
+
+websocket_urlpatterns = [path("ws/workers/", WorkersConsumer.as_asgi())]
