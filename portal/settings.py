@@ -297,7 +297,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": _visibility_timeout,
     # A list per message priority 0-9 in Redis (kombu's default has four, 0 3 6 9, which would
     # merge neighbouring bands): a worker's BRPOP names the priority-0 list first, so a lower
-    # number runs first. transcription.queue says which band a job gets.
+    # number runs first, whatever the queue_order_strategy (which orders queues, not priorities).
+    # transcription.queue says which band a job gets.
     "priority_steps": list(range(10)),
 }
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": _visibility_timeout}

@@ -151,6 +151,7 @@ def test_with_redis_down_an_upload_keeps_its_job_queued_and_the_janitor_sends_it
 
     uploaded = Job.objects.get(pk=json.loads(body)["jobs"][0]["id"])
     assert uploaded.status == JobStatus.QUEUED
+    assert uploaded.queued_at is not None  # its place in the queue, though its message is not
     assert (Path(settings.MEDIA_ROOT) / uploaded.recording.file.name).is_file()
     assert Job.objects.get(pk=failed.pk).status == JobStatus.QUEUED
     # Redis is back (the tests' own): the janitor finds both without a message, and sends them.

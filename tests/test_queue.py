@@ -24,7 +24,7 @@ from tests.test_websocket import connect, session_headers
 from transcription import broker, queue, runner, services
 from transcription.models import Job, JobStatus
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 
 
 def queued(owner, **fields) -> Job:
@@ -192,6 +192,13 @@ def test_staff_read_the_queue_in_the_order_it_runs_with_its_totals(alice, bob, j
         "throughput_audio_s_per_s": 5.0,
         "running_jobs": 0,
     }
+    with CaptureQueriesContext(connection) as for_three:
+        staff.get("/api/queue/")
+    for _ in range(5):
+        queued(bob)
+    with CaptureQueriesContext(connection) as for_eight:
+        assert staff.get("/api/queue/").json()["count"] == 8
+    assert len(for_eight) == len(for_three)
 
 
 async def in_thread(work: Callable[[], object]) -> None:

@@ -16,6 +16,16 @@ const STAGES = {
   diarizing: "Finding who spoke when",
   finalizing: "Finishing",
 };
+// A waiting job's place: "#3 in queue, starts in about 2 min".
+const QUEUE_TEXT = {
+  position: (n) => `#${n} in queue`,
+  soon: "starts in under a minute",
+  minutes: (m) => `starts in about ${m} min`,
+  hours: (h, m) => `starts in about ${h} h ${m} min`,
+};
+// After a queue event, the waiting jobs are re-read at most this often (the queue moves at
+// every job a worker takes: a busy fleet would otherwise have each page read on each one).
+const QUEUE_REFRESH_MS = 2000;
 const STATUSES = {
   queued: "Queued",
   running: "Running",
@@ -193,8 +203,22 @@ export function describeJob(job) {
     const stage = STAGES[job.stage] ?? job.stage;
     return `${stage} · ${Math.round(job.progress)}%`;
   }
-  if (job.status === "queued") return STAGES.queued;
+  if (job.status === "queued") return queuePlace(job) ?? STAGES.queued;
   return statusLabel(job);
+}
+
+// "#3 in queue, starts in about 2 min"; null for a job without a place (not sent yet).
+export function queuePlace(job) {
+  if (job.queue_position == null) return null;
+  const position = QUEUE_TEXT.position(job.queue_position);
+  return job.eta_s == null ? position : `${position}, ${expectedStart(job.eta_s)}`;
+}
+
+function expectedStart(seconds) {
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 1) return QUEUE_TEXT.soon;
+  if (minutes < 60) return QUEUE_TEXT.minutes(minutes);
+  return QUEUE_TEXT.hours(Math.floor(minutes / 60), minutes % 60);
 }
 
 // Sets a .bar element (with a .bar-fill child) to a percentage.
@@ -264,12 +288,14 @@ export function liveSocket(path, { onOpen, onMessage, onClose }) {
 
 // Keeps the page's jobs current. The websocket only says "job N changed"; the state is always
 // re-read from the API, so dropped messages cost nothing. While the socket is down, active jobs
-// are polled instead, and the socket reconnects with a growing delay.
+// are polled instead, and the socket reconnects with a growing delay. "The queue moved" (another
+// job was taken or left ahead of the user's) re-reads the waiting ones for their new places.
 export class JobWatcher {
   constructor(onJob, { onOtherEvent } = {}) {
     this.onJob = onJob;
     this.onOtherEvent = onOtherEvent;
-    this.jobs = new Map(); // id -> {active, inflight, again}
+    this.jobs = new Map(); // id -> {active, queued, inflight, again}
+    this.queueTimer = null;
     this.connected = false;
     this.connect();
     // Poll while the socket is down; while it is up, still re-read now and then, because the
@@ -284,6 +310,7 @@ export class JobWatcher {
   track(job) {
     const entry = this.jobs.get(job.id) ?? { inflight: false, again: false };
     entry.active = isActive(job);
+    entry.queued = job.status === "queued";
     this.jobs.set(job.id, entry);
     // Events sent before the page knew this job were not listened for: read it once now.
     if (entry.active) this.refresh(job.id);
@@ -300,7 +327,8 @@ export class JobWatcher {
         this.refreshActive();
       },
       onMessage: (payload) => {
-        if (this.jobs.has(payload.job)) this.refresh(payload.job);
+        if (payload.queue === "moved") this.queueMoved();
+        else if (this.jobs.has(payload.job)) this.refresh(payload.job);
         else this.onOtherEvent?.(payload);
       },
       onClose: () => {
@@ -311,6 +339,15 @@ export class JobWatcher {
 
   refreshActive() {
     for (const [id, entry] of this.jobs) if (entry.active) this.refresh(id);
+  }
+
+  // Once per QUEUE_REFRESH_MS at most, after the events of that while: the last read follows
+  // the last move.
+  queueMoved() {
+    this.queueTimer ??= setTimeout(() => {
+      this.queueTimer = null;
+      for (const [id, entry] of this.jobs) if (entry.queued) this.refresh(id);
+    }, QUEUE_REFRESH_MS);
   }
 
   // At most one request per job in flight; an event during it asks for one more read after.
@@ -325,6 +362,7 @@ export class JobWatcher {
     try {
       const job = await api(`jobs/${id}/`);
       entry.active = isActive(job);
+      entry.queued = job.status === "queued";
       this.onJob(job);
     } catch (error) {
       if (error.status === 404) this.jobs.delete(id);
