@@ -1,5 +1,6 @@
 """The jobs and recordings API: scoping, exports, cancel, retry, rename, delete, seeking audio."""
 
+import codecs
 import csv
 import html
 import io
@@ -114,7 +115,9 @@ def test_exports_in_every_format(alice_api, alice_job, tmp_path):
     assert txt.content.decode() == "Hello there.\nGeneral Kenobi.\n"
     assert 'filename="meeting' in txt["Content-Disposition"]
 
-    rows = list(csv.reader(io.StringIO(export(alice_api, alice_job, "csv").content.decode())))
+    spreadsheet = export(alice_api, alice_job, "csv").content
+    assert spreadsheet.startswith(codecs.BOM_UTF8)  # spreadsheet programs then read it as UTF-8
+    rows = list(csv.reader(io.StringIO(spreadsheet.decode("utf-8-sig"))))
     assert rows == [["start", "end", "text"], ["0.000", "2.000", "Hello there."],
                     ["2.500", "4.500", "General Kenobi."]]  # fmt: skip
 

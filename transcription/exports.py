@@ -117,13 +117,15 @@ def _said(turn: Turn) -> str:
 
 
 def as_csv(t: Transcript) -> str:
+    """With a byte-order mark whatever the language: without one, spreadsheet programs read
+    UTF-8 as the system's code page, and Chinese comes out garbled."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     if not t.names:
         writer.writerow(["start", "end", "text"])
         for s in t.segments:
             writer.writerow([f"{s.start:.3f}", f"{s.end:.3f}", neutralise_formula(s.text)])
-        return out.getvalue()
+        return UTF8_BOM + out.getvalue()
     writer.writerow(["start", "end", "start_s", "end_s", "speaker", "text"])
     for s in t.segments:
         writer.writerow(
