@@ -175,6 +175,22 @@ def edited_once(world: World) -> None:
     world.job = editing.speaker_rename(job=world.job, version=0, speaker="S1", name="Alice")
 
 
+def transcript_save(
+    body: dict,
+    *,
+    method: str = "post",
+    kwargs: Callable[[World], dict] = job_pk,
+    prepare: Callable[[World], None] | None = None,
+) -> Row:
+    """A change of the job's transcript, made on version 0 unless `body` says otherwise."""
+    data = {"version": 0, **body}
+    return Row(
+        (Call(method, team_steers(), data=lambda w, role: data, prepare=prepare),),
+        kwargs=kwargs,
+        api=True,
+    )
+
+
 def team_pk(world: World) -> dict:
     return {"pk": world.team.pk}
 
@@ -435,59 +451,26 @@ ROWS: dict[str, Row] = {
     "api/^jobs/(?P<pk>[^/.]+)/transcript/$": Row(
         (Call("get", team_sees()),), kwargs=job_pk, api=True
     ),
-    "api/^jobs/(?P<pk>[^/.]+)/segments/(?P<segment_id>[0-9]+)/$": Row(
-        (Call("patch", team_steers(), data=lambda w, role: {"version": 0, "text": "Hi."}),),
-        kwargs=first_segment,
-        api=True,
+    "api/^jobs/(?P<pk>[^/.]+)/segments/(?P<segment_id>[0-9]+)/$": transcript_save(
+        {"text": "Hi."}, method="patch", kwargs=first_segment
     ),
-    "api/^jobs/(?P<pk>[^/.]+)/segments/(?P<segment_id>[0-9]+)/split/$": Row(
-        (Call("post", team_steers(), data=lambda w, role: {"version": 0, "at": 5}),),
-        kwargs=first_segment,
-        api=True,
+    "api/^jobs/(?P<pk>[^/.]+)/segments/(?P<segment_id>[0-9]+)/split/$": transcript_save(
+        {"at": 5}, kwargs=first_segment
     ),
-    "api/^jobs/(?P<pk>[^/.]+)/segments/(?P<segment_id>[0-9]+)/join/$": Row(
-        (Call("post", team_steers(), data=lambda w, role: {"version": 0}),),
-        kwargs=first_segment,
-        api=True,
+    "api/^jobs/(?P<pk>[^/.]+)/segments/(?P<segment_id>[0-9]+)/join/$": transcript_save(
+        {}, kwargs=first_segment
     ),
-    "api/^jobs/(?P<pk>[^/.]+)/speakers/rename/$": Row(
-        (
-            Call(
-                "post",
-                team_steers(),
-                data=lambda w, role: {"version": 0, "speaker": "S2", "name": "Bob"},
-                prepare=two_speakers,
-            ),
-        ),
-        kwargs=job_pk,
-        api=True,
+    "api/^jobs/(?P<pk>[^/.]+)/speakers/rename/$": transcript_save(
+        {"speaker": "S2", "name": "Bob"}, prepare=two_speakers
     ),
-    "api/^jobs/(?P<pk>[^/.]+)/speakers/merge/$": Row(
-        (
-            Call(
-                "post",
-                team_steers(),
-                data=lambda w, role: {"version": 0, "speaker": "S2", "into": "S1"},
-                prepare=two_speakers,
-            ),
-        ),
-        kwargs=job_pk,
-        api=True,
+    "api/^jobs/(?P<pk>[^/.]+)/speakers/merge/$": transcript_save(
+        {"speaker": "S2", "into": "S1"}, prepare=two_speakers
     ),
     "api/^jobs/(?P<pk>[^/.]+)/revisions/$": Row(
         (Call("get", team_sees(), prepare=edited_once),), kwargs=job_pk, api=True
     ),
-    "api/^jobs/(?P<pk>[^/.]+)/restore/$": Row(
-        (
-            Call(
-                "post",
-                team_steers(),
-                data=lambda w, role: {"version": 1, "to": 0},
-                prepare=edited_once,
-            ),
-        ),
-        kwargs=job_pk,
-        api=True,
+    "api/^jobs/(?P<pk>[^/.]+)/restore/$": transcript_save(
+        {"version": 1, "to": 0}, prepare=edited_once
     ),
     "api/^uploads/$": Row(
         (
