@@ -40,7 +40,7 @@ from portal.asgi import application, websocket_urlpatterns
 from tests.audio_files import speech
 from tests.factories import RecordingFactory, SucceededJobFactory, UserFactory
 from tests.test_websocket import HOST, ORIGIN, session_cookie
-from transcription import progress, uploads
+from transcription import editing, progress, uploads
 from transcription.models import HotwordList
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
@@ -131,6 +131,8 @@ class Call:
     # Another object than the row's, named in the test's id: the route's kwargs for it.
     kwargs: Callable[[World], dict] | None = None
     on: str = ""
+    # Brings the world to the state the call needs (only these cells pay for it).
+    prepare: Callable[[World], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -155,6 +157,38 @@ def recording_pk(world: World) -> dict:
 
 def job_pk(world: World) -> dict:
     return {"pk": world.job.pk}
+
+
+def first_segment(world: World) -> dict:
+    return {"pk": world.job.pk, "segment_id": world.job.segments.get(index=0).pk}
+
+
+def two_speakers(world: World) -> None:
+    """The job's lines said by S1 and S2."""
+    world.job.segments.filter(index=0).update(speaker="S1")
+    world.job.segments.filter(index=1).update(speaker="S2")
+
+
+def edited_once(world: World) -> None:
+    """S1 named: the transcript at version 1, with an earlier version to go back to."""
+    two_speakers(world)
+    world.job = editing.speaker_rename(job=world.job, version=0, speaker="S1", name="Alice")
+
+
+def transcript_save(
+    body: dict,
+    *,
+    method: str = "post",
+    kwargs: Callable[[World], dict] = job_pk,
+    prepare: Callable[[World], None] | None = None,
+) -> Row:
+    """A change of the job's transcript, made on version 0 unless `body` says otherwise."""
+    data = {"version": 0, **body}
+    return Row(
+        (Call(method, team_steers(), data=lambda w, role: data, prepare=prepare),),
+        kwargs=kwargs,
+        api=True,
+    )
 
 
 def team_pk(world: World) -> dict:
@@ -412,6 +446,31 @@ ROWS: dict[str, Row] = {
     ),
     "api/^jobs/(?P<pk>[^/.]+)/retry/$": Row(
         (Call("post", team_steers()),), kwargs=job_pk, api=True
+    ),
+    # Editing the transcript: each save names the version it was made on (0: unedited).
+    "api/^jobs/(?P<pk>[^/.]+)/transcript/$": Row(
+        (Call("get", team_sees()),), kwargs=job_pk, api=True
+    ),
+    "api/^jobs/(?P<pk>[^/.]+)/segments/(?P<segment_id>[0-9]+)/$": transcript_save(
+        {"text": "Hi."}, method="patch", kwargs=first_segment
+    ),
+    "api/^jobs/(?P<pk>[^/.]+)/segments/(?P<segment_id>[0-9]+)/split/$": transcript_save(
+        {"at": 5}, kwargs=first_segment
+    ),
+    "api/^jobs/(?P<pk>[^/.]+)/segments/(?P<segment_id>[0-9]+)/join/$": transcript_save(
+        {}, kwargs=first_segment
+    ),
+    "api/^jobs/(?P<pk>[^/.]+)/speakers/rename/$": transcript_save(
+        {"speaker": "S2", "name": "Bob"}, prepare=two_speakers
+    ),
+    "api/^jobs/(?P<pk>[^/.]+)/speakers/merge/$": transcript_save(
+        {"speaker": "S2", "into": "S1"}, prepare=two_speakers
+    ),
+    "api/^jobs/(?P<pk>[^/.]+)/revisions/$": Row(
+        (Call("get", team_sees(), prepare=edited_once),), kwargs=job_pk, api=True
+    ),
+    "api/^jobs/(?P<pk>[^/.]+)/restore/$": transcript_save(
+        {"version": 1, "to": 0}, prepare=edited_once
     ),
     "api/^uploads/$": Row(
         (
@@ -731,6 +790,8 @@ def test_cell(world, pattern, row, call, role, request):
     if row.needs_worker:
         request.getfixturevalue("celery_worker")
     name = next(route.name for route in routes() if route.pattern == pattern)
+    if call.prepare:
+        call.prepare(world)
     kwargs = (call.kwargs or row.kwargs)(world)
     url = row.url(world) if row.url else reverse(name, kwargs=kwargs)
     response = send(world, row, call, role, url)
