@@ -228,7 +228,7 @@ def export_content(job: Job, fmt: str) -> str:
 
 
 def test_export_of_unknown_format_or_unfinished_job_is_400(alice, alice_api, alice_job):
-    assert export(alice_api, alice_job, "docx").status_code == 400
+    assert export(alice_api, alice_job, "pdf").status_code == 400
     queued = JobFactory(recording__owner=alice)
     response = export(alice_api, queued, "txt")
     assert response.status_code == 400

@@ -15,7 +15,7 @@ from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 
 from accounts.models import Team
-from transcription import broker, progress, quotas
+from transcription import broker, editing, progress, quotas
 from transcription.hotwords import hotwords_for_job
 from transcription.models import NO_TELEMETRY, Job, JobStatus, JobTelemetry, Recording, Segment
 from transcription.probe import RejectedUpload, probe_audio
@@ -226,7 +226,9 @@ def _cancel(job: Job, *, by: AbstractBaseUser | None = None) -> None:
         progress.queue_moved(job)  # it left the queue: those behind it move up
 
 
-def job_retry(*, job: Job) -> Job:
+def job_retry(*, job: Job, by: AbstractBaseUser | None = None) -> Job:
+    """Run it again; a transcript it has (edited or not) is kept as a revision first, `by`
+    its author."""
     if job.is_active:
         raise ValueError("the job is still queued or running")
     if not job.recording.has_audio:
@@ -234,6 +236,7 @@ def job_retry(*, job: Job) -> Job:
             "the recording's audio was removed (retention); only its transcript is left"
         )
     with transaction.atomic():
+        editing.keep_for_rerun(job=job, author=by)
         job.reset_for_retry()
         _enqueue_on_commit(job)
         progress.publish(job)
@@ -268,3 +271,4 @@ def job_store_transcript(
         for i, (start, end, segment_text) in enumerate(segments)
     )
     job.mark_succeeded(language=language, text=text, telemetry=telemetry)
+    editing.rerun_finished(job=job)
