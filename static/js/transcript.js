@@ -37,6 +37,13 @@ function byLabel(a, b) {
   return a.localeCompare(b);
 }
 
+// Marks an editor whose save was refused as stale.
+function staleNote(text, testid) {
+  const note = element("p", "line-note", `Not saved: the transcript changed meanwhile. ${text}`);
+  note.dataset.testid = testid;
+  return note;
+}
+
 // Why a request failed, for people: the server's own words where it answered.
 function failure(what, error) {
   if (error instanceof ApiError) return `Could not ${what}: ${error.message}`;
@@ -162,14 +169,19 @@ export class Transcript {
     head.append(time);
     if (segment.speaker) {
       item.classList.add("has-speaker", this.colourClass(segment.speaker));
-      head.append(this.speakerTag(segment.speaker, "segment-speaker"));
+      head.append(" ", this.speakerTag(segment.speaker, "segment-speaker"));
     }
     const text = element("span", "segment-text", segment.text);
-    item.append(head, text);
+    item.append(head, " ", text);
     if (!this.mayEdit) return item;
     const draft = this.lineDrafts.get(segment.id);
     if (!draft) {
-      item.append(button("Edit", { className: "button button-small button-secondary segment-edit", testid: "edit-line", label: `Edit the line at ${clock(segment.start)}` }));
+      const edit = button("Edit", {
+        className: "button button-small button-secondary segment-edit",
+        testid: "edit-line",
+        label: `Edit the line at ${clock(segment.start)}`,
+      });
+      item.append(edit);
       return item;
     }
     item.classList.add("editing");
@@ -201,9 +213,7 @@ export class Transcript {
     box.append(area);
     if (draft.stale) {
       box.classList.add("stale");
-      const note = element("p", "line-note", "Not saved: the transcript changed meanwhile. Your text is kept here; check it and save again.");
-      note.dataset.testid = "line-note";
-      box.append(note);
+      box.append(staleNote("Your text is kept here; check it and save again.", "line-note"));
     }
 
     const tools = element("div", "line-tools");
@@ -372,12 +382,13 @@ export class Transcript {
     form.append(name, rename);
     form.addEventListener("submit", (event) => {
       event.preventDefault();
-      this.write("rename the speaker", "speakers/rename/", "POST", { speaker: label, name: draft.name.trim() }, () => this.speakerDrafts.delete(label));
+      const body = { speaker: label, name: draft.name.trim() };
+      this.write("rename the speaker", "speakers/rename/", "POST", body, () =>
+        this.speakerDrafts.delete(label),
+      );
     });
     if (draft.stale) {
-      const note = element("p", "line-note", "Not saved: the transcript changed meanwhile. Your name is kept here; save it again.");
-      note.dataset.testid = "speaker-note";
-      form.append(note);
+      form.append(staleNote("Your name is kept here; save it again.", "speaker-note"));
     }
     const others = labels.filter((other) => other !== label);
     if (!others.length) return form;
@@ -385,11 +396,15 @@ export class Transcript {
     const select = element("select");
     select.dataset.testid = "speaker-merge-into";
     for (const other of others) select.append(new Option(this.speakerName(other), other));
-    into.append(element("span", null, `Or give all of ${this.speakerName(label)}'s lines to`), select);
+    const intoText = `Or give all of ${this.speakerName(label)}'s lines to`;
+    into.append(element("span", null, intoText), select);
     const merge = button("Merge", { testid: "speaker-merge" });
-    merge.addEventListener("click", () =>
-      this.write("merge the speakers", "speakers/merge/", "POST", { speaker: label, into: select.value }, () => this.speakerDrafts.delete(label)),
-    );
+    merge.addEventListener("click", () => {
+      const body = { speaker: label, into: select.value };
+      this.write("merge the speakers", "speakers/merge/", "POST", body, () =>
+        this.speakerDrafts.delete(label),
+      );
+    });
     form.append(into, merge);
     return form;
   }
@@ -414,8 +429,10 @@ export class Transcript {
       return true;
     } catch (error) {
       if (error instanceof ApiError && error.status === 409) {
-        for (const draft of [...this.lineDrafts.values(), ...this.speakerDrafts.values()]) draft.stale = true;
-        this.say(`${error.message} Nothing of yours was saved; what you typed is kept below.`, "conflict");
+        const drafts = [...this.lineDrafts.values(), ...this.speakerDrafts.values()];
+        for (const draft of drafts) draft.stale = true;
+        const kept = drafts.length ? " What you typed is kept below." : "";
+        this.say(`${error.message}${kept}`, "conflict");
         await this.load();
       } else {
         this.say(failure(what, error));
@@ -472,19 +489,22 @@ export class Transcript {
       const answer = await api(`jobs/${this.jobId}/revisions/`);
       this.renderRevisions(Array.isArray(answer) ? answer : answer.results);
     } catch (error) {
-      this.revisionList.replaceChildren(element("li", "error", failure("load the edit history", error)));
+      const text = failure("load the edit history", error);
+      this.revisionList.replaceChildren(element("li", "error", text));
     }
     this.revisionsCard.hidden = false;
   }
 
   renderRevisions(revisions) {
     if (!revisions.length) {
-      this.revisionList.replaceChildren(element("li", "empty", "No corrections yet: the transcript is as recognised."));
+      const text = "No corrections yet: the transcript is as recognised.";
+      this.revisionList.replaceChildren(element("li", "empty", text));
       return;
     }
     const items = revisions.map((revision) => {
       const author = revision.author?.username ?? revision.author ?? "someone";
-      return this.revisionItem(revision.version, revision.summary || revision.action, `${author} · ${formatDate(revision.created_at)}`);
+      const meta = `${author} · ${formatDate(revision.created_at)}`;
+      return this.revisionItem(revision.version, revision.summary || revision.action, meta);
     });
     items.push(this.revisionItem(0, "Original: the transcript as recognised", ""));
     this.revisionList.replaceChildren(...items);
@@ -501,7 +521,9 @@ export class Transcript {
     if (version === this.version) {
       item.append(element("span", "status revision-current", "Current"));
     } else if (this.mayEdit) {
-      const label = version ? `Restore the transcript as it was after change ${version}` : "Restore the original transcript";
+      const label = version
+        ? `Restore the transcript as it was after change ${version}`
+        : "Restore the original transcript";
       const restore = button("Restore", { testid: "revision-restore", label });
       restore.addEventListener("click", () =>
         this.write("restore that version", "restore/", "POST", { to: version }, () => {}),
