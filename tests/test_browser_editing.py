@@ -8,8 +8,9 @@ import pytest
 import webvtt
 from playwright.sync_api import Page, Route, expect
 
+from accounts.models import Role
 from tests.conftest import BROWSER_PASSWORD, SCREENS, log_in, screenshot
-from tests.factories import SucceededJobFactory
+from tests.factories import MembershipFactory, SucceededJobFactory, UserFactory
 from transcription import editing
 from transcription.models import Job
 
@@ -157,15 +158,10 @@ def test_corrections_are_kept_listed_restorable_and_exported(
 def test_a_teammate_who_may_not_change_the_recording_reads_it_without_edit_controls(
     portal_server, django_user_model, page
 ):
-    from accounts.models import Role
-    from accounts.services import membership_add, team_create
-
-    owner = django_user_model.objects.create_user("olga", password=BROWSER_PASSWORD)
     reader = django_user_model.objects.create_user("pete", password=BROWSER_PASSWORD)
-    team = team_create(creator=owner, name="Standups")
-    membership_add(team=team, user=reader, role=Role.MEMBER)
-    job = two_speaker_job(owner)
-    job.recording.team = team
+    job = two_speaker_job(UserFactory(username="olga"))
+    membership = MembershipFactory(user=reader, role=Role.MEMBER)
+    job.recording.team = membership.team
     job.recording.save(update_fields=["team"])
     log_in(page, portal_server, "pete")
     page.goto(f"{portal_server}/recordings/{job.recording_id}/")

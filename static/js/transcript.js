@@ -431,8 +431,8 @@ export class Transcript {
       if (error instanceof ApiError && error.status === 409) {
         const drafts = [...this.lineDrafts.values(), ...this.speakerDrafts.values()];
         for (const draft of drafts) draft.stale = true;
-        const kept = drafts.length ? " What you typed is kept below." : "";
-        this.say(`${error.message}${kept}`, "conflict");
+        const kept = drafts.length ? "; what you typed is kept below" : "";
+        this.say(`${error.message} The page shows it as it is now${kept}.`, "conflict");
         await this.load();
       } else {
         this.say(failure(what, error));
