@@ -113,7 +113,7 @@ def job_retry(*, actor: AbstractBaseUser, job: Job) -> AuditEntry:
             f"only a failed or cancelled job is retried, not a {job.status} one",
         )
     try:
-        services.job_retry(job=job)
+        services.job_retry(job=job, by=actor)
     except ValueError as refusal:
         raise _refused(actor, AuditAction.RETRY_JOB, job, str(refusal)) from None
     return _record_on_job(actor, AuditAction.RETRY_JOB, job, ok=True, detail="queued again")

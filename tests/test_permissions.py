@@ -40,7 +40,7 @@ from portal.asgi import application, websocket_urlpatterns
 from tests.audio_files import speech
 from tests.factories import RecordingFactory, SucceededJobFactory, UserFactory
 from tests.test_websocket import HOST, ORIGIN, session_cookie
-from transcription import progress, uploads
+from transcription import editing, progress, uploads
 from transcription.models import HotwordList
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
@@ -155,6 +155,10 @@ def recording_pk(world: World) -> dict:
 
 def job_pk(world: World) -> dict:
     return {"pk": world.job.pk}
+
+
+def first_segment(world: World) -> dict:
+    return {"pk": world.job.pk, "segment_id": world.job.segments.get(index=0).pk}
 
 
 def team_pk(world: World) -> dict:
@@ -413,6 +417,55 @@ ROWS: dict[str, Row] = {
     "api/^jobs/(?P<pk>[^/.]+)/retry/$": Row(
         (Call("post", team_steers()),), kwargs=job_pk, api=True
     ),
+    # Editing the transcript (the world's job was edited once: version 1).
+    "api/^jobs/(?P<pk>[^/.]+)/transcript/$": Row(
+        (Call("get", team_sees()),), kwargs=job_pk, api=True
+    ),
+    "api/^jobs/(?P<pk>[^/.]+)/segments/(?P<segment_id>[0-9]+)/$": Row(
+        (Call("patch", team_steers(), data=lambda w, role: {"version": 1, "text": "Hi."}),),
+        kwargs=first_segment,
+        api=True,
+    ),
+    "api/^jobs/(?P<pk>[^/.]+)/segments/(?P<segment_id>[0-9]+)/split/$": Row(
+        (Call("post", team_steers(), data=lambda w, role: {"version": 1, "at": 5}),),
+        kwargs=first_segment,
+        api=True,
+    ),
+    "api/^jobs/(?P<pk>[^/.]+)/segments/(?P<segment_id>[0-9]+)/join/$": Row(
+        (Call("post", team_steers(), data=lambda w, role: {"version": 1}),),
+        kwargs=first_segment,
+        api=True,
+    ),
+    "api/^jobs/(?P<pk>[^/.]+)/speakers/rename/$": Row(
+        (
+            Call(
+                "post",
+                team_steers(),
+                data=lambda w, role: {"version": 1, "speaker": "S2", "name": "Bob"},
+            ),
+        ),
+        kwargs=job_pk,
+        api=True,
+    ),
+    "api/^jobs/(?P<pk>[^/.]+)/speakers/merge/$": Row(
+        (
+            Call(
+                "post",
+                team_steers(),
+                data=lambda w, role: {"version": 1, "speaker": "S2", "into": "S1"},
+            ),
+        ),
+        kwargs=job_pk,
+        api=True,
+    ),
+    "api/^jobs/(?P<pk>[^/.]+)/revisions/$": Row(
+        (Call("get", team_sees()),), kwargs=job_pk, api=True
+    ),
+    "api/^jobs/(?P<pk>[^/.]+)/restore/$": Row(
+        (Call("post", team_steers(), data=lambda w, role: {"version": 1, "to": 0}),),
+        kwargs=job_pk,
+        api=True,
+    ),
     "api/^uploads/$": Row(
         (
             Call("get", any_user()),
@@ -658,6 +711,11 @@ def world(settings, tmp_path) -> World:
     team_create(creator=users[OUTSIDER], name="Other team")
     recording = RecordingFactory(owner=users[UPLOADER], team=team, audio=CLIP)
     job = SucceededJobFactory(recording=recording)
+    # Two speakers, the first named once (an edit: the transcript is at version 1).
+    for segment, label in zip(job.segments.order_by("index"), ("S1", "S2"), strict=True):
+        segment.speaker = label
+        segment.save(update_fields=["speaker"])
+    job = editing.speaker_rename(job=job, version=0, speaker="S1", name="Alice")
     upload = uploads.upload_create(owner=users[UPLOADER], name="part.wav", size=10)
     hotword_list = HotwordList.objects.create(owner=users[UPLOADER], name="mine", words="Voxa")
     team_hotword_list = HotwordList.objects.create(

@@ -28,6 +28,8 @@ def test_search_finds_lines_of_the_users_own_transcripts(alice, alice_api, bob):
             "index": 1,
             "start": 2.5,
             "end": 4.5,
+            "speaker": "",
+            "speaker_name": "",
             "text": "General Kenobi.",
         }
     ]

@@ -69,16 +69,11 @@ def snapshot(job: Job) -> Snapshot:
     }
 
 
-def speaker_labels(job: Job) -> set[str]:
-    """Every label the transcript knows: named ones and those its lines carry."""
-    return set(job.speaker_names) | set(
-        job.segments.exclude(speaker="").values_list("speaker", flat=True)
-    )
-
-
-def shown_name(label: str, names: dict[str, str]) -> str:
-    """What people see for a speaker: the name given to it, else its label."""
-    return names.get(label) or label
+def speaker_labels(job: Job) -> list[str]:
+    """Every label the transcript knows: those its lines carry, in order of first appearance,
+    then named ones no line has (any more)."""
+    in_lines = job.segments.exclude(speaker="").order_by("index").values_list("speaker", flat=True)
+    return list(dict.fromkeys([*in_lines, *job.speaker_names]))
 
 
 # A change: applied to the locked job's rows, it answers its summary, or None when it changes

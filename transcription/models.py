@@ -187,6 +187,10 @@ class Job(models.Model):
     def is_active(self) -> bool:
         return self.status in ACTIVE_STATUSES
 
+    def speaker_name(self, label: str) -> str:
+        """What people see for a speaker: the name given to it, else its label."""
+        return self.speaker_names.get(label) or label
+
     @property
     def hotword_list(self) -> list[str]:
         return [line.strip() for line in self.hotwords.splitlines() if line.strip()]
@@ -385,6 +389,10 @@ class Segment(models.Model):
 
     def __str__(self) -> str:
         return f"[{self.start:.2f}-{self.end:.2f}] {self.text}"
+
+    @property
+    def speaker_name(self) -> str:
+        return self.job.speaker_name(self.speaker)
 
 
 class RevisionAction(models.TextChoices):

@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from accounts.models import Team
 from gpu_engine.presets import LANGUAGES, language_refusal
-from transcription import queue
+from transcription import editing, queue
 from transcription.hotwords import clean_hotwords, hotwords_note
 from transcription.models import (
     HotwordList,
@@ -16,6 +16,7 @@ from transcription.models import (
     JobStatus,
     JobTelemetry,
     Recording,
+    Revision,
     Segment,
     Upload,
 )
@@ -122,10 +123,13 @@ class SegmentSerializer(serializers.ModelSerializer):
 class SearchHitSerializer(serializers.ModelSerializer):
     recording = serializers.IntegerField(source="job.recording_id")
     recording_name = serializers.CharField(source="job.recording.name")
+    # The name given to the line's speaker, else its label ("" when speakers were not found).
+    speaker_name = serializers.CharField(read_only=True)
 
     class Meta:
         model = Segment
-        fields = ["recording", "recording_name", "job", "index", "start", "end", "text"]
+        fields = ["recording", "recording_name", "job", "index", "start", "end", "speaker",
+                  "speaker_name", "text"]  # fmt: skip
 
 
 STAFF_TELEMETRY = ("worker", "device", "peak_gpu_bytes")
@@ -341,3 +345,67 @@ class HotwordListSerializer(serializers.ModelSerializer):
         if taken.filter(name=name).exists():
             whose = "You already have" if team is None else "The team already has"
             raise serializers.ValidationError({"name": f"{whose} a list with this name."})
+
+
+class TranscriptSegmentSerializer(serializers.ModelSerializer):
+    speaker_name = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = Segment
+        fields = ["id", "index", "start", "end", "speaker", "speaker_name", "text"]
+        read_only_fields = fields
+
+
+class TranscriptSerializer(serializers.Serializer):
+    """The transcript as edited: its version (each save names it), every speaker label with its
+    name ("" when unnamed) and the lines in order, each with the name shown for its speaker."""
+
+    version = serializers.IntegerField(source="transcript_version")
+    speakers = serializers.SerializerMethodField()
+    segments = serializers.SerializerMethodField()
+
+    def get_speakers(self, job: Job) -> dict[str, str]:
+        return {label: job.speaker_names.get(label, "") for label in editing.speaker_labels(job)}
+
+    def get_segments(self, job: Job) -> list:
+        return TranscriptSegmentSerializer(job.segments.order_by("index"), many=True).data
+
+
+class RevisionSerializer(serializers.ModelSerializer):
+    author = serializers.CharField(source="author.get_username", default=None)
+
+    class Meta:
+        model = Revision
+        fields = ["version", "author", "created_at", "action", "summary"]
+        read_only_fields = fields
+
+
+class TranscriptChangeSerializer(serializers.Serializer):
+    """Every save names the version it was made on: a stale one is refused (409)."""
+
+    version = serializers.IntegerField(min_value=0)
+
+
+class SegmentChangeSerializer(TranscriptChangeSerializer):
+    text = serializers.CharField(required=False, allow_blank=True, max_length=20_000)
+    speaker = serializers.CharField(required=False, max_length=editing.MAX_LABEL_LENGTH)
+
+
+class SegmentSplitSerializer(TranscriptChangeSerializer):
+    at = serializers.IntegerField(min_value=1, help_text="a character offset inside the text")
+
+
+class SpeakerRenameSerializer(TranscriptChangeSerializer):
+    speaker = serializers.CharField(max_length=editing.MAX_LABEL_LENGTH)
+    name = serializers.CharField(allow_blank=True, max_length=editing.MAX_NAME_LENGTH)
+
+
+class SpeakerMergeSerializer(TranscriptChangeSerializer):
+    speaker = serializers.CharField(max_length=editing.MAX_LABEL_LENGTH)
+    into = serializers.CharField(max_length=editing.MAX_LABEL_LENGTH)
+
+
+class TranscriptRestoreSerializer(TranscriptChangeSerializer):
+    to = serializers.IntegerField(
+        min_value=0, help_text="the version to go back to; 0: as recognised"
+    )

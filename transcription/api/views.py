@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 from accounts.models import Team
 from gpu_engine.presets import LANGUAGES, PRESET_LANGUAGES
 from transcription import media, quotas, selectors, services, uploads
+from transcription.api.editing import TranscriptEditing
 from transcription.api.serializers import (
     FinishedUploadsSerializer,
     HotwordListSerializer,
@@ -253,7 +254,7 @@ def _refused(refusal: uploads.UploadRefused) -> Response:
     return Response({"detail": str(refusal)}, status=answer)
 
 
-class JobViewSet(viewsets.ReadOnlyModelViewSet):
+class JobViewSet(TranscriptEditing, viewsets.ReadOnlyModelViewSet):
     permission_classes = [IsAuthenticated, StewardOrReadOnly]
 
     def get_queryset(self):
@@ -287,7 +288,7 @@ class JobViewSet(viewsets.ReadOnlyModelViewSet):
     def retry(self, request: Request, pk: str) -> Response:
         job = self.get_object()
         try:
-            job = services.job_retry(job=job)
+            job = services.job_retry(job=job, by=request.user)
         except ValueError as refusal:
             raise ValidationError({"detail": f"Cannot retry: {refusal}."}) from None
         return Response(JobDetailSerializer(job, context={"request": request}).data)
