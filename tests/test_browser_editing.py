@@ -143,13 +143,40 @@ def test_corrections_are_kept_listed_restorable_and_exported(
     expect(notice).to_be_hidden()
     expect(revisions).to_have_count(5)
 
+    # A line to a new speaker, then that speaker merged into Alice.
+    line(page, 0).get_by_test_id("edit-line").click()
+    line(page, 0).get_by_test_id("line-speaker").select_option(label="New speaker")
+    line(page, 0).get_by_test_id("line-save").click()
+    expect(page.get_by_test_id("segment-speaker").first).to_have_text("S3")
+    new_speaker = page.locator("[data-testid=speaker][data-label=S3]")
+    new_speaker.get_by_test_id("speaker-edit").click()
+    new_speaker.get_by_test_id("speaker-merge-into").select_option(label="Alice")
+    new_speaker.get_by_test_id("speaker-merge").click()
+    expect(page.locator("[data-testid=speaker][data-label=S3]")).to_have_count(0)
+    assert speakers_of_lines(page) == ["Alice", "Bob", "Alice"]
+
+    # Split a line where the caret is, then join it again.
+    line(page, 0).get_by_test_id("edit-line").click()
+    line(page, 0).get_by_test_id("line-text").evaluate("area => area.setSelectionRange(12, 12)")
+    line(page, 0).get_by_test_id("line-split").click()
+    expect(page.get_by_test_id("segment")).to_have_count(4)
+    assert page.locator("#segments .segment-text").all_text_contents()[:2] == [
+        "Good morning",
+        "everyone.",
+    ]
+    line(page, 0).get_by_test_id("edit-line").click()
+    line(page, 0).get_by_test_id("line-join").click()
+    expect(page.get_by_test_id("segment")).to_have_count(3)
+    expect(line(page, 0).locator(".segment-text")).to_have_text("Good morning everyone.")
+    expect(revisions).to_have_count(9)
+
     # Restoring the original brings back the words and the labels as recognised.
     page.locator("[data-testid=revision][data-version='0']").get_by_test_id(
         "revision-restore"
     ).click()
     expect(line(page, 1).locator(".segment-text")).to_have_text("Morning, where do we start?")
     assert speakers_of_lines(page) == ["S1", "S2", "S1"]
-    expect(revisions).to_have_count(6)
+    expect(revisions).to_have_count(10)
     job.refresh_from_db()
     assert job.speaker_names == {"S1": "", "S2": ""}
     assert [s.text for s in job.segments.order_by("index")] == [text for _, text in LINES]
