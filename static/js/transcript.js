@@ -16,10 +16,17 @@ function element(tag, className, text) {
   return node;
 }
 
-function button(text, { className = "button button-small button-secondary", testid, label } = {}) {
-  const node = element("button", className, text);
-  node.type = "button";
+// An element the tests find by its data-testid.
+function testable(tag, className, testid) {
+  const node = element(tag, className);
   if (testid) node.dataset.testid = testid;
+  return node;
+}
+
+function button(text, { className = "button button-small button-secondary", testid, label } = {}) {
+  const node = testable("button", className, testid);
+  node.textContent = text;
+  node.type = "button";
   if (label) node.setAttribute("aria-label", label);
   return node;
 }
@@ -39,8 +46,8 @@ function byLabel(a, b) {
 
 // Marks an editor whose save was refused as stale.
 function staleNote(text, testid) {
-  const note = element("p", "line-note", `Not saved: the transcript changed meanwhile. ${text}`);
-  note.dataset.testid = testid;
+  const note = testable("p", "line-note", testid);
+  note.textContent = `Not saved: the transcript changed meanwhile. ${text}`;
   return note;
 }
 
@@ -131,8 +138,7 @@ export class Transcript {
 
   // The colour is never alone: the name is written beside it.
   speakerTag(label, testid) {
-    const tag = element("span", `speaker-tag ${this.colourClass(label)}`);
-    tag.dataset.testid = testid;
+    const tag = testable("span", `speaker-tag ${this.colourClass(label)}`, testid);
     tag.dataset.speaker = label;
     tag.append(element("span", "swatch"), element("span", "speaker-name", this.speakerName(label)));
     return tag;
@@ -156,8 +162,7 @@ export class Transcript {
   }
 
   line(segment, index) {
-    const item = element("li", "segment");
-    item.dataset.testid = "segment";
+    const item = testable("li", "segment", "segment");
     item.dataset.index = String(index);
     item.dataset.id = String(segment.id);
     item.dataset.start = String(segment.start);
@@ -191,10 +196,8 @@ export class Transcript {
   }
 
   lineEditor(segment, index, draft) {
-    const box = element("div", "line-editor");
-    box.dataset.testid = "line-editor";
-    const area = element("textarea", "line-text");
-    area.dataset.testid = "line-text";
+    const box = testable("div", "line-editor", "line-editor");
+    const area = testable("textarea", "line-text", "line-text");
     area.value = draft.text;
     area.rows = 2;
     area.setAttribute("aria-label", `Text of the line at ${clock(segment.start)}`);
@@ -218,8 +221,7 @@ export class Transcript {
 
     const tools = element("div", "line-tools");
     const picker = element("label", "line-speaker");
-    const select = element("select");
-    select.dataset.testid = "line-speaker";
+    const select = testable("select", null, "line-speaker");
     if (!segment.speaker) select.append(new Option("No speaker", ""));
     for (const label of this.labels()) select.append(new Option(this.speakerName(label), label));
     select.append(new Option("New speaker", NEW_SPEAKER));
@@ -328,8 +330,7 @@ export class Transcript {
   }
 
   speakerItem(label, labels) {
-    const item = element("li", `speaker ${this.colourClass(label)}`);
-    item.dataset.testid = "speaker";
+    const item = testable("li", `speaker ${this.colourClass(label)}`, "speaker");
     item.dataset.label = label;
     const lines = this.segments.filter((segment) => segment.speaker === label).length;
     const facts = [this.speakers[label] ? label : null, `${lines} line${lines === 1 ? "" : "s"}`];
@@ -359,15 +360,13 @@ export class Transcript {
   }
 
   speakerForm(label, labels, draft) {
-    const form = element("form", "speaker-form");
-    form.dataset.testid = "speaker-form";
+    const form = testable("form", "speaker-form", "speaker-form");
     const name = element("label", "speaker-field");
-    const input = element("input");
+    const input = testable("input", null, "speaker-name-input");
     input.type = "text";
     input.maxLength = 100;
     input.value = draft.name;
     input.placeholder = label;
-    input.dataset.testid = "speaker-name-input";
     input.addEventListener("input", () => {
       draft.name = input.value;
     });
@@ -393,8 +392,7 @@ export class Transcript {
     const others = labels.filter((other) => other !== label);
     if (!others.length) return form;
     const into = element("label", "speaker-field");
-    const select = element("select");
-    select.dataset.testid = "speaker-merge-into";
+    const select = testable("select", null, "speaker-merge-into");
     for (const other of others) select.append(new Option(this.speakerName(other), other));
     const intoText = `Or give all of ${this.speakerName(label)}'s lines to`;
     into.append(element("span", null, intoText), select);
@@ -428,7 +426,8 @@ export class Transcript {
       this.loadRevisions();
       return true;
     } catch (error) {
-      if (error instanceof ApiError && error.status === 409) {
+      // A stale save (409 with the current version): someone changed the transcript meanwhile.
+      if (error instanceof ApiError && error.status === 409 && error.body?.version != null) {
         const drafts = [...this.lineDrafts.values(), ...this.speakerDrafts.values()];
         for (const draft of drafts) draft.stale = true;
         const kept = drafts.length ? "; what you typed is kept below" : "";
@@ -462,8 +461,7 @@ export class Transcript {
   renderOrphans() {
     this.notice.querySelector(".orphans")?.remove();
     if (!this.orphans.length) return;
-    const box = element("div", "orphans");
-    box.dataset.testid = "orphans";
+    const box = testable("div", "orphans", "orphans");
     box.append(element("p", null, "What you typed into lines that are no longer there:"));
     for (const text of this.orphans) {
       const area = element("textarea", "orphan-text");
@@ -511,8 +509,7 @@ export class Transcript {
   }
 
   revisionItem(version, summary, meta) {
-    const item = element("li", "revision");
-    item.dataset.testid = "revision";
+    const item = testable("li", "revision", "revision");
     item.dataset.version = String(version);
     const what = element("div", "revision-what");
     what.append(element("span", "revision-summary", summary));
