@@ -7,6 +7,7 @@ import threading
 import pytest
 import srt
 from django.db import close_old_connections, connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from tests.conftest import api_client_for
 from tests.factories import JobFactory, SucceededJobFactory, UserFactory
@@ -280,3 +281,20 @@ def test_of_two_saves_on_the_same_version_only_the_first_to_lock_the_job_wins():
 
     assert outcome == {"refused": ['renamed S1 to "First"']}
     assert Job.objects.get(pk=job.pk).speaker_names["S1"] == "First"
+
+
+@pytest.mark.parametrize("path", ["transcript/", "revisions/"])
+def test_a_longer_transcript_is_read_in_as_many_queries(alice, path):
+    api = api_client_for(alice)
+
+    def queries(lines: int) -> int:
+        job = transcript_job(alice, [(f"S{i % 3}", f"line {i}") for i in range(lines)])
+        for version in range(lines // 2):
+            editing.segment_edit_text(
+                job=job, segment_id=line_id(job, version), version=version, text="edited"
+            )
+        with CaptureQueriesContext(connection) as captured:
+            assert api.get(f"/api/jobs/{job.pk}/{path}").status_code == 200
+        return len(captured)
+
+    assert queries(20) == queries(2)

@@ -131,6 +131,8 @@ class Call:
     # Another object than the row's, named in the test's id: the route's kwargs for it.
     kwargs: Callable[[World], dict] | None = None
     on: str = ""
+    # Brings the world to the state the call needs (only these cells pay for it).
+    prepare: Callable[[World], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -159,6 +161,34 @@ def job_pk(world: World) -> dict:
 
 def first_segment(world: World) -> dict:
     return {"pk": world.job.pk, "segment_id": world.job.segments.get(index=0).pk}
+
+
+def two_speakers(world: World) -> None:
+    """The job's lines said by S1 and S2."""
+    world.job.segments.filter(index=0).update(speaker="S1")
+    world.job.segments.filter(index=1).update(speaker="S2")
+
+
+def edited_once(world: World) -> None:
+    """S1 named: the transcript at version 1, with an earlier version to go back to."""
+    two_speakers(world)
+    world.job = editing.speaker_rename(job=world.job, version=0, speaker="S1", name="Alice")
+
+
+def transcript_save(
+    body: dict,
+    *,
+    method: str = "post",
+    kwargs: Callable[[World], dict] = job_pk,
+    prepare: Callable[[World], None] | None = None,
+) -> Row:
+    """A change of the job's transcript, made on version 0 unless `body` says otherwise."""
+    data = {"version": 0, **body}
+    return Row(
+        (Call(method, team_steers(), data=lambda w, role: data, prepare=prepare),),
+        kwargs=kwargs,
+        api=True,
+    )
 
 
 def team_pk(world: World) -> dict:
@@ -417,54 +447,30 @@ ROWS: dict[str, Row] = {
     "api/^jobs/(?P<pk>[^/.]+)/retry/$": Row(
         (Call("post", team_steers()),), kwargs=job_pk, api=True
     ),
-    # Editing the transcript (the world's job was edited once: version 1).
+    # Editing the transcript: each save names the version it was made on (0: unedited).
     "api/^jobs/(?P<pk>[^/.]+)/transcript/$": Row(
         (Call("get", team_sees()),), kwargs=job_pk, api=True
     ),
-    "api/^jobs/(?P<pk>[^/.]+)/segments/(?P<segment_id>[0-9]+)/$": Row(
-        (Call("patch", team_steers(), data=lambda w, role: {"version": 1, "text": "Hi."}),),
-        kwargs=first_segment,
-        api=True,
+    "api/^jobs/(?P<pk>[^/.]+)/segments/(?P<segment_id>[0-9]+)/$": transcript_save(
+        {"text": "Hi."}, method="patch", kwargs=first_segment
     ),
-    "api/^jobs/(?P<pk>[^/.]+)/segments/(?P<segment_id>[0-9]+)/split/$": Row(
-        (Call("post", team_steers(), data=lambda w, role: {"version": 1, "at": 5}),),
-        kwargs=first_segment,
-        api=True,
+    "api/^jobs/(?P<pk>[^/.]+)/segments/(?P<segment_id>[0-9]+)/split/$": transcript_save(
+        {"at": 5}, kwargs=first_segment
     ),
-    "api/^jobs/(?P<pk>[^/.]+)/segments/(?P<segment_id>[0-9]+)/join/$": Row(
-        (Call("post", team_steers(), data=lambda w, role: {"version": 1}),),
-        kwargs=first_segment,
-        api=True,
+    "api/^jobs/(?P<pk>[^/.]+)/segments/(?P<segment_id>[0-9]+)/join/$": transcript_save(
+        {}, kwargs=first_segment
     ),
-    "api/^jobs/(?P<pk>[^/.]+)/speakers/rename/$": Row(
-        (
-            Call(
-                "post",
-                team_steers(),
-                data=lambda w, role: {"version": 1, "speaker": "S2", "name": "Bob"},
-            ),
-        ),
-        kwargs=job_pk,
-        api=True,
+    "api/^jobs/(?P<pk>[^/.]+)/speakers/rename/$": transcript_save(
+        {"speaker": "S2", "name": "Bob"}, prepare=two_speakers
     ),
-    "api/^jobs/(?P<pk>[^/.]+)/speakers/merge/$": Row(
-        (
-            Call(
-                "post",
-                team_steers(),
-                data=lambda w, role: {"version": 1, "speaker": "S2", "into": "S1"},
-            ),
-        ),
-        kwargs=job_pk,
-        api=True,
+    "api/^jobs/(?P<pk>[^/.]+)/speakers/merge/$": transcript_save(
+        {"speaker": "S2", "into": "S1"}, prepare=two_speakers
     ),
     "api/^jobs/(?P<pk>[^/.]+)/revisions/$": Row(
-        (Call("get", team_sees()),), kwargs=job_pk, api=True
+        (Call("get", team_sees(), prepare=edited_once),), kwargs=job_pk, api=True
     ),
-    "api/^jobs/(?P<pk>[^/.]+)/restore/$": Row(
-        (Call("post", team_steers(), data=lambda w, role: {"version": 1, "to": 0}),),
-        kwargs=job_pk,
-        api=True,
+    "api/^jobs/(?P<pk>[^/.]+)/restore/$": transcript_save(
+        {"version": 1, "to": 0}, prepare=edited_once
     ),
     "api/^uploads/$": Row(
         (
@@ -711,11 +717,6 @@ def world(settings, tmp_path) -> World:
     team_create(creator=users[OUTSIDER], name="Other team")
     recording = RecordingFactory(owner=users[UPLOADER], team=team, audio=CLIP)
     job = SucceededJobFactory(recording=recording)
-    # Two speakers, the first named once (an edit: the transcript is at version 1).
-    for segment, label in zip(job.segments.order_by("index"), ("S1", "S2"), strict=True):
-        segment.speaker = label
-        segment.save(update_fields=["speaker"])
-    job = editing.speaker_rename(job=job, version=0, speaker="S1", name="Alice")
     upload = uploads.upload_create(owner=users[UPLOADER], name="part.wav", size=10)
     hotword_list = HotwordList.objects.create(owner=users[UPLOADER], name="mine", words="Voxa")
     team_hotword_list = HotwordList.objects.create(
@@ -789,6 +790,8 @@ def test_cell(world, pattern, row, call, role, request):
     if row.needs_worker:
         request.getfixturevalue("celery_worker")
     name = next(route.name for route in routes() if route.pattern == pattern)
+    if call.prepare:
+        call.prepare(world)
     kwargs = (call.kwargs or row.kwargs)(world)
     url = row.url(world) if row.url else reverse(name, kwargs=kwargs)
     response = send(world, row, call, role, url)
