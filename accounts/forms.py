@@ -39,9 +39,14 @@ class TeamSettingsForm(forms.ModelForm):
             "default_model",
             "default_language",
             "default_itn",
+            "default_identify_speakers",
             "audio_retention_days",
         ]
-        labels = {"name": "Team name", "default_itn": "Write numbers as digits (ITN) by default"}
+        labels = {
+            "name": "Team name",
+            "default_itn": "Write numbers as digits (ITN) by default",
+            "default_identify_speakers": "Identify speakers by default",
+        }
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
@@ -52,6 +57,7 @@ class TeamSettingsForm(forms.ModelForm):
         self.fields["default_model"].choices = models
         self.fields["default_language"].choices = language_choices()
         self.fields["default_itn"].label_suffix = ""
+        self.fields["default_identify_speakers"].label_suffix = ""
 
     def clean_default_model(self) -> str:
         model = self.cleaned_data["default_model"]

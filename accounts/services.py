@@ -158,6 +158,7 @@ TEAM_SETTINGS = (
     "default_model",
     "default_language",
     "default_itn",
+    "default_identify_speakers",
     "audio_retention_days",
 )
 

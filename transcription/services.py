@@ -33,6 +33,11 @@ class JobRequest:
     language: str = "auto"
     hotwords: str = ""
     itn: bool = True
+    # Who spoke when; the counts None: found by diarization.
+    speakers: bool = False
+    num_speakers: int | None = None
+    min_speakers: int | None = None
+    max_speakers: int | None = None
 
 
 @dataclass(frozen=True)
@@ -144,6 +149,10 @@ def _recording_create(
                 language=options.language,
                 hotwords=options.hotwords,
                 itn=options.itn,
+                identify_speakers=options.speakers,
+                num_speakers=options.num_speakers,
+                min_speakers=options.min_speakers,
+                max_speakers=options.max_speakers,
             )
             _enqueue_on_commit(job)
     except Exception:

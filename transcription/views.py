@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 from transcription import selectors, services
 from transcription.forms import HotwordListForm, RecordingMoveForm, SearchForm
 from transcription.hotwords import LIST_STEWARDS_ONLY, hotwords_note
-from transcription.models import HotwordList, Recording
+from transcription.models import HotwordList, Job, Recording
 from transcription.workspaces import active_workspace, workspace_of
 
 SEARCH_PAGE_SIZE = 50
@@ -45,6 +45,7 @@ def recording(request: HttpRequest, pk: int) -> HttpResponse:
             "hotwords_note": hotwords_note(latest_job.model)
             if latest_job and latest_job.hotwords
             else "",
+            "speakers_note": latest_job and _speakers_note(latest_job),
             "home": workspace_of(recording),
             "move_form": _move_form(request, recording),
             # Whoever may change the recording corrects its transcript; others only read it.
@@ -53,6 +54,23 @@ def recording(request: HttpRequest, pk: int) -> HttpResponse:
             .exists(),
         },
     )
+
+
+def _speakers_note(job: Job) -> str:
+    """What the job was asked about its speakers: "Speakers: identified (2 expected)"; nothing
+    where it was not asked to identify them."""
+    if not job.identify_speakers:
+        return ""
+    low, high = job.min_speakers, job.max_speakers
+    if job.num_speakers:
+        expected = f" ({job.num_speakers} expected)"
+    elif low and high:
+        expected = f" ({low} to {high} expected)"
+    elif low or high:
+        expected = f" (at least {low})" if low else f" (at most {high})"
+    else:
+        expected = ""
+    return f"Speakers: identified{expected}"
 
 
 def _move_form(request: HttpRequest, recording: Recording) -> RecordingMoveForm | None:

@@ -26,6 +26,7 @@ class TeamSerializer(serializers.ModelSerializer):
             "default_model",
             "default_language",
             "default_itn",
+            "default_identify_speakers",
             "audio_retention_days",
             "monthly_audio_hours",
             "storage_gb",

@@ -21,6 +21,8 @@ const zone = document.getElementById("drop-zone");
 const list = document.getElementById("upload-list");
 const modelSelect = document.getElementById("model");
 const languageSelect = document.getElementById("language");
+const speakersBox = document.getElementById("speakers");
+const numSpeakers = document.getElementById("num-speakers");
 
 const queue = [];
 const rowsByJob = new Map(); // job id -> {row, batch}
@@ -94,6 +96,13 @@ function showModelOptions() {
 }
 modelSelect.addEventListener("change", showModelOptions);
 
+// A number of speakers only means something when they are identified.
+function offerSpeakerCount() {
+  numSpeakers.disabled = !speakersBox.checked;
+}
+speakersBox.addEventListener("change", offerSpeakerCount);
+offerSpeakerCount();
+
 document.getElementById("choose-files").addEventListener("click", () => input.click());
 input.addEventListener("change", () => {
   startBatch([...input.files]);
@@ -121,8 +130,10 @@ function currentOptions() {
     language: languageSelect.value || "auto",
     hotwords: document.getElementById("hotwords").value,
     itn: document.getElementById("itn").checked ? "true" : "false",
+    speakers: speakersBox.checked ? "true" : "false",
   };
   if (modelSelect.value) options.model = modelSelect.value;
+  if (speakersBox.checked && numSpeakers.value) options.num_speakers = Number(numSpeakers.value);
   // Into the active workspace: a team's id, or none for the personal one.
   if (form.dataset.team) {
     options.team = Number(form.dataset.team);

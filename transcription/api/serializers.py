@@ -159,6 +159,10 @@ class JobSerializer(serializers.ModelSerializer):
             "hotwords",
             "hotwords_note",
             "itn",
+            "identify_speakers",
+            "num_speakers",
+            "min_speakers",
+            "max_speakers",
             "detected_language",
             "attempts",
             "queue_position",
@@ -221,6 +225,26 @@ class JobDetailSerializer(JobSerializer):
         }
 
 
+MAX_SPEAKERS = 20
+SPEAKER_COUNT_ERRORS = {
+    "min_value": f"Say between 1 and {MAX_SPEAKERS} speakers.",
+    "max_value": f"Say between 1 and {MAX_SPEAKERS} speakers.",
+}
+SPEAKER_COUNTS = ("num_speakers", "min_speakers", "max_speakers")
+
+
+def speaker_count_field() -> serializers.IntegerField:
+    # Null or absent: let diarization find how many there are.
+    return serializers.IntegerField(
+        min_value=1,
+        max_value=MAX_SPEAKERS,
+        required=False,
+        allow_null=True,
+        default=None,
+        error_messages=SPEAKER_COUNT_ERRORS,
+    )
+
+
 class UploadOptionsSerializer(serializers.Serializer):
     language = serializers.ChoiceField(choices=list(LANGUAGES), default="auto")
     model = serializers.CharField(required=False, max_length=64)
@@ -231,6 +255,11 @@ class UploadOptionsSerializer(serializers.Serializer):
     # The workspace: absent or null, the uploader's personal one.
     team = serializers.IntegerField(required=False, allow_null=True, default=None)
     private = serializers.BooleanField(default=False)
+    # Absent (null): the workspace's default, the team's setting or off in a personal one.
+    speakers = serializers.BooleanField(required=False, allow_null=True, default=None)
+    num_speakers = speaker_count_field()
+    min_speakers = speaker_count_field()
+    max_speakers = speaker_count_field()
 
     def validate_team(self, team_id: int | None) -> Team | None:
         return member_team(self.context["request"].user, team_id)
@@ -253,7 +282,31 @@ class UploadOptionsSerializer(serializers.Serializer):
         refusal = language_refusal(attrs["model"], attrs["language"])
         if refusal:
             raise serializers.ValidationError({"language": refusal})
+        attrs["speakers"] = self._identify_speakers(attrs)
         return attrs
+
+    def _identify_speakers(self, attrs: dict) -> bool:
+        """Counts given without `speakers` ask for speakers; with speakers off they are refused."""
+        counted = {name: attrs[name] for name in SPEAKER_COUNTS if attrs[name] is not None}
+        if attrs["num_speakers"] is not None and len(counted) > 1:
+            raise serializers.ValidationError(
+                {"num_speakers": "Give the number of speakers or a range "
+                 "(min_speakers, max_speakers), not both."}
+            )  # fmt: skip
+        low, high = attrs["min_speakers"], attrs["max_speakers"]
+        if low is not None and high is not None and low > high:
+            raise serializers.ValidationError(
+                {"min_speakers": f"min_speakers ({low}) is more than max_speakers ({high})."}
+            )
+        if attrs["speakers"] is False and counted:
+            raise serializers.ValidationError(
+                {"speakers": f"{', '.join(counted)} asks for speakers to be identified: "
+                 "leave speakers out or set it to true."}
+            )  # fmt: skip
+        if attrs["speakers"] is None:
+            team = attrs["team"]
+            return bool(counted) or (team is not None and team.default_identify_speakers)
+        return attrs["speakers"]
 
 
 class FinishedUploadsSerializer(serializers.Serializer):
