@@ -170,13 +170,25 @@ def test_corrections_are_kept_listed_restorable_and_exported(
     expect(line(page, 0).locator(".segment-text")).to_have_text("Good morning everyone.")
     expect(revisions).to_have_count(9)
 
+    # Typed into a line that someone else's join then removes: the text stays on the page.
+    edit_line(page, 2, "With the numbers and the plan.")
+    job.refresh_from_db()
+    second = job.segments.get(index=1)
+    editing.segment_join(job=job, segment_id=second.pk, version=job.transcript_version)
+    line(page, 2).get_by_test_id("line-save").click()
+    expect(page.get_by_test_id("segment")).to_have_count(2)
+    expect(page.get_by_test_id("orphans").locator("textarea")).to_have_value(
+        "With the numbers and the plan."
+    )
+    expect(revisions).to_have_count(10)
+
     # Restoring the original brings back the words and the labels as recognised.
     page.locator("[data-testid=revision][data-version='0']").get_by_test_id(
         "revision-restore"
     ).click()
     expect(line(page, 1).locator(".segment-text")).to_have_text("Morning, where do we start?")
     assert speakers_of_lines(page) == ["S1", "S2", "S1"]
-    expect(revisions).to_have_count(10)
+    expect(revisions).to_have_count(11)
     job.refresh_from_db()
     assert job.speaker_names == {"S1": "", "S2": ""}
     assert [s.text for s in job.segments.order_by("index")] == [text for _, text in LINES]

@@ -72,7 +72,8 @@ export class Transcript {
     this.version = null;
     this.speakers = {};
     this.segments = [];
-    this.lineDrafts = new Map(); // segment id -> {text, speaker, stale}: the lines being edited
+    // segment id -> {text, original, speaker, stale}: the lines being edited
+    this.lineDrafts = new Map();
     this.speakerDrafts = new Map(); // label -> {name, stale}: the speakers being renamed
     this.orphans = []; // typed text whose line another edit removed meanwhile
     this.busy = false;
@@ -105,7 +106,7 @@ export class Transcript {
     for (const [id, draft] of this.lineDrafts) {
       if (this.segment(id)) continue;
       this.lineDrafts.delete(id);
-      if (draft.text.trim()) this.orphans.push(draft.text);
+      if (draft.text.trim() && draft.text !== draft.original) this.orphans.push(draft.text);
     }
     const labels = this.labels();
     for (const label of this.speakerDrafts.keys()) {
@@ -263,7 +264,12 @@ export class Transcript {
 
   openLine(id) {
     const segment = this.segment(id);
-    this.lineDrafts.set(id, { text: segment.text, speaker: segment.speaker, stale: false });
+    this.lineDrafts.set(id, {
+      text: segment.text,
+      original: segment.text,
+      speaker: segment.speaker,
+      stale: false,
+    });
     const index = this.segments.indexOf(segment);
     this.rerenderLine(index);
     const area = this.list.children[index].querySelector("textarea");
