@@ -206,7 +206,7 @@ export class Transcript {
       draft.text = area.value;
     });
     area.addEventListener("keydown", (event) => {
-      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      if (event.key === "Enter" && !event.isComposing) {
         event.preventDefault();
         this.saveLine(segment.id);
       } else if (event.key === "Escape") {
@@ -290,7 +290,9 @@ export class Transcript {
     const draft = this.lineDrafts.get(id);
     const changes = {};
     if (!segment || !draft) return changes;
-    if (draft.text !== segment.text) changes.text = draft.text;
+    // A line is one line: pasted line breaks become spaces (a blank line would end a subtitle).
+    const text = draft.text.replace(/\s*\n\s*/g, " ");
+    if (text !== segment.text) changes.text = text;
     const speaker = draft.speaker === NEW_SPEAKER ? this.newLabel() : draft.speaker;
     if (speaker !== segment.speaker) changes.speaker = speaker;
     return changes;
