@@ -85,8 +85,10 @@ def test_owner_sees_their_recording_page(client, alice):
     assert "standup <b>" not in content
     assert f'data-job-id="{job.pk}"' in content
     assert f'src="/api/recordings/{job.recording.pk}/audio/"' in content
-    for fmt in ("txt", "csv", "srt", "vtt", "json"):
+    for fmt in ("txt", "csv", "srt", "vtt", "json", "docx"):
         assert f'href="/api/jobs/{job.pk}/export/?format={fmt}"' in content
+    # The owner may correct the transcript: the page's script offers the editing controls.
+    assert 'data-may-edit="true"' in content
 
 
 def test_recording_page_names_the_latest_job(client, alice):

@@ -48,6 +48,10 @@ def recording(request: HttpRequest, pk: int) -> HttpResponse:
             "speakers_note": latest_job and _speakers_note(latest_job),
             "home": workspace_of(recording),
             "move_form": _move_form(request, recording),
+            # Whoever may change the recording corrects its transcript; others only read it.
+            "may_edit": selectors.recordings_managed_by(request.user)
+            .filter(pk=recording.pk)
+            .exists(),
         },
     )
 

@@ -1,4 +1,4 @@
-// Recording page: the latest job's live state, then its transcript synchronised with the player.
+// Recording page: the latest job's live state, then its transcript (transcript.js).
 import {
   JobWatcher,
   api,
@@ -11,6 +11,7 @@ import {
   setBar,
   statusLabel,
 } from "./api.js";
+import { Transcript } from "./transcript.js";
 
 const page = document.getElementById("recording-page");
 const player = document.getElementById("player");
@@ -21,16 +22,14 @@ const errorBox = document.getElementById("job-error");
 const cancelButton = document.getElementById("cancel-button");
 const retryButton = document.getElementById("retry-button");
 const transcript = document.getElementById("transcript");
-const segmentList = document.getElementById("segments");
 
 const jobId = Number(page.dataset.jobId) || null;
-let segments = [];
-let activeIndex = -1;
+const lines = jobId
+  ? new Transcript({ jobId, player, mayEdit: page.dataset.mayEdit === "true" })
+  : null;
 let renderedFinish = null; // finished_at of the transcript on screen
 let languageNames = {};
 let lastJob = null;
-// A search result links here with ?t=<seconds>: the player starts there, once.
-let linkedTime = Number(new URLSearchParams(window.location.search).get("t")) || null;
 
 const watcher = new JobWatcher(showJob);
 if (jobId) load();
@@ -67,11 +66,13 @@ function showJob(job) {
   showMeta(job.recording);
 
   if (job.status === "succeeded" && job.transcript) {
-    if (renderedFinish !== job.finished_at) renderTranscript(job.transcript);
+    if (renderedFinish !== job.finished_at) lines.load();
     renderedFinish = job.finished_at;
     transcript.hidden = false;
+    lines.setVisible(true);
   } else if (transcript) {
     transcript.hidden = true;
+    lines.setVisible(false);
     renderedFinish = null;
   }
 }
@@ -112,67 +113,3 @@ async function act(button, action) {
 }
 cancelButton.addEventListener("click", () => act(cancelButton, "cancel"));
 retryButton.addEventListener("click", () => act(retryButton, "retry"));
-
-function renderTranscript(result) {
-  segments = result.segments;
-  activeIndex = -1;
-  const items = segments.map((segment, index) => {
-    const li = document.createElement("li");
-    li.className = "segment";
-    li.dataset.index = String(index);
-    li.dataset.start = String(segment.start);
-    li.setAttribute("data-testid", "segment");
-    const time = document.createElement("button");
-    time.type = "button";
-    time.className = "segment-time";
-    time.textContent = `[${clock(segment.start)} – ${clock(segment.end)}]`;
-    time.setAttribute("aria-label", `Play from ${clock(segment.start)}`);
-    const text = document.createElement("span");
-    text.className = "segment-text";
-    text.textContent = segment.text;
-    li.append(time, " ", text);
-    return li;
-  });
-  segmentList.replaceChildren(...items);
-  document.getElementById("transcript-empty").hidden = segments.length > 0;
-  highlight();
-  if (linkedTime !== null) startAt(linkedTime);
-  linkedTime = null;
-}
-
-function startAt(seconds) {
-  const seek = () => {
-    player.currentTime = seconds;
-  };
-  if (player.readyState >= 1) seek();
-  else player.addEventListener("loadedmetadata", seek, { once: true });
-  segmentList.children[segmentAt(seconds)]?.scrollIntoView({ block: "center" });
-}
-
-segmentList?.addEventListener("click", (event) => {
-  const item = event.target.closest(".segment");
-  // Selecting text to copy it is not a request to seek.
-  if (!item || (window.getSelection()?.toString() && event.target.tagName !== "BUTTON")) return;
-  player.currentTime = segments[Number(item.dataset.index)].start;
-  player.play().catch(() => {});
-});
-
-function segmentAt(seconds) {
-  return segments.findIndex((s) => s.start <= seconds && seconds < s.end);
-}
-
-function highlight() {
-  const index = segmentAt(player.currentTime);
-  if (index === activeIndex) return;
-  segmentList.children[activeIndex]?.classList.remove("active");
-  segmentList.children[activeIndex]?.removeAttribute("aria-current");
-  activeIndex = index;
-  const item = segmentList.children[index];
-  if (item) {
-    item.classList.add("active");
-    item.setAttribute("aria-current", "true");
-    if (!player.paused) item.scrollIntoView({ block: "nearest", behavior: "smooth" });
-  }
-}
-player.addEventListener("timeupdate", highlight);
-player.addEventListener("seeked", highlight);
