@@ -98,13 +98,20 @@ def test_every_change_is_a_revision_that_restores_exactly_and_reaches_the_export
         (1, "rename_speaker", "alice", 'renamed S1 to "Alice"'),
     ]  # fmt: skip
     files = exported(job)
-    assert files["txt"] == "Hello there. General Grievous.\nYou are\na bold one.\n"
+    # The edits, and the name given, in every export: turns in TXT, names on the cues.
+    assert files["txt"] == (
+        "[00:00:00] Alice: Hello there. General Grievous.\n\n"
+        "[00:00:05] S2: You are\n\n"
+        "[00:00:05] Alice: a bold one.\n"
+    )
     assert [text for _, _, text in files["srt"]] == [
-        "Hello there.", "General Grievous.", "You are", "a bold one.",
+        "Alice: Hello there.", "Alice: General Grievous.", "S2: You are", "Alice: a bold one.",
     ]  # fmt: skip
     assert files["srt"][3][:2] == (pytest.approx(split_at, abs=0.001), 7.0)
     assert files["json"]["text"] == "Hello there. General Grievous. You are a bold one."
-    assert [s["text"] for s in files["json"]["segments"]] == files["txt"].splitlines()
+    assert [(s["speaker_name"], s["text"]) for s in files["json"]["segments"]] == [
+        ("Alice", "Hello there. General Grievous."), ("S2", "You are"), ("Alice", "a bold one."),
+    ]  # fmt: skip
 
     for version, state in enumerate(states[:-1]):
         current = len(changes) + version
@@ -112,7 +119,11 @@ def test_every_change_is_a_revision_that_restores_exactly_and_reaches_the_export
         assert restored["version"] == current + 1
         assert editing.snapshot(Job.objects.get(pk=job.pk)) == state
         if version == 0:
-            assert exported(job)["txt"] == "Hello there.\nGeneral Kenobi.\nYou are a bold one.\n"
+            assert exported(job)["txt"] == (
+                "[00:00:00] S1: Hello there.\n\n"
+                "[00:00:02] S2: General Kenobi.\n\n"
+                "[00:00:05] S1: You are a bold one.\n"
+            )
     assert api.get(f"{base}/revisions/").json()[0]["summary"] == "restored version 5"
 
 
