@@ -10,27 +10,14 @@ text. So no segment carries two speakers' words.
 import dataclasses
 import itertools
 from collections.abc import Sequence
-from typing import Protocol
 
+from gpu_engine.diarization import Turn
 from gpu_engine.timestamps import find_in_order, unit_spans
 from gpu_engine.types import TranscribedSegment
 
 # A diarizer's boundaries are uncertain by about this much: a speaker covering less of a segment
 # does not split it off (that time goes to the speakers either side).
 MIN_SPEAKER_RUN_S = 0.3
-
-
-class SpeakerTurn(Protocol):
-    """A span of time one speaker holds (gpu_engine.diarization.Turn)."""
-
-    @property
-    def start(self) -> float: ...
-
-    @property
-    def end(self) -> float: ...
-
-    @property
-    def speaker(self) -> str: ...
 
 
 # A speaker over part of a segment: (start, end, label).
@@ -40,7 +27,7 @@ _Cut = tuple[int, float, str]
 
 
 def assign_speakers(
-    segments: Sequence[TranscribedSegment], turns: Sequence[SpeakerTurn]
+    segments: Sequence[TranscribedSegment], turns: Sequence[Turn]
 ) -> list[TranscribedSegment]:
     """`segments` with their speakers, split where a turn change crosses one; `turns` sorted and
     non-overlapping. With no turns at all the segments are returned as they are."""
@@ -50,7 +37,7 @@ def assign_speakers(
 
 
 def _split_by_speaker(
-    segment: TranscribedSegment, turns: Sequence[SpeakerTurn]
+    segment: TranscribedSegment, turns: Sequence[Turn]
 ) -> list[TranscribedSegment]:
     runs = _speaker_runs(segment.start, segment.end, turns)
     if len(runs) == 1:
@@ -62,7 +49,7 @@ def _split_by_speaker(
     return _parts(segment, [(0, segment.start, runs[0][2]), *cuts])
 
 
-def _speaker_runs(start: float, end: float, turns: Sequence[SpeakerTurn]) -> list[_Run]:
+def _speaker_runs(start: float, end: float, turns: Sequence[Turn]) -> list[_Run]:
     """The speakers over [start, end] in order, one run per speaker in a row; a segment in
     the silence between turns goes to the nearest one."""
     inside = [

@@ -1,0 +1,129 @@
+"""Segments given to speakers: one speaker a line, a line that a turn change crosses split."""
+
+from gpu_engine.diarization import Turn
+from gpu_engine.speakers import assign_speakers
+from gpu_engine.types import TranscribedSegment
+
+
+def segment(start: float, end: float, text: str, words=()) -> TranscribedSegment:
+    return TranscribedSegment(start=start, end=end, text=text, words=tuple(words))
+
+
+def spaced(start: float, text: str, step: float = 0.5) -> list[tuple[float, float, str]]:
+    """Whisper's words as it writes them (each after a space), `step` seconds each."""
+    return [
+        (start + i * step, start + (i + 1) * step - 0.1, f" {word}")
+        for i, word in enumerate(text.split())
+    ]
+
+
+def lines(segments: list[TranscribedSegment]) -> list[tuple[float, float, str, str]]:
+    return [(s.start, s.end, s.speaker, s.text) for s in segments]
+
+
+TWO = [Turn(0.0, 3.2, "S1"), Turn(3.2, 8.0, "S2")]
+
+
+def test_each_segment_goes_to_the_speaker_covering_most_of_it() -> None:
+    segments = [segment(0.2, 2.9, "first line"), segment(3.1, 7.5, "second line")]
+
+    assert lines(assign_speakers(segments, TWO)) == [
+        (0.2, 2.9, "S1", "first line"),
+        (3.1, 7.5, "S2", "second line"),
+    ]
+
+
+def test_a_change_exactly_at_a_segment_boundary_splits_nothing() -> None:
+    segments = [segment(0.0, 3.2, "one two three"), segment(3.2, 6.0, "four five")]
+
+    assert lines(assign_speakers(segments, TWO)) == [
+        (0.0, 3.2, "S1", "one two three"),
+        (3.2, 6.0, "S2", "four five"),
+    ]
+
+
+def test_a_change_inside_a_segment_splits_it_between_the_words_nearest_the_change() -> None:
+    text = "it was the best of times it was the worst"
+    words = spaced(0.5, text)  # "best" ends at 2.4, "of" at 2.9, "times" from 3.0 to 3.4
+
+    split = assign_speakers([segment(0.5, 5.5, text, words)], TWO)
+
+    # The change at 3.2 falls inside "times": the nearest gap is the one before it (2.95).
+    assert lines(split) == [
+        (0.5, 3.0, "S1", "it was the best of"),
+        (3.0, 5.5, "S2", "times it was the worst"),
+    ]
+    assert [w[2] for w in split[0].words] == [" it", " was", " the", " best", " of"]
+
+
+def test_cjk_tokens_split_between_characters() -> None:
+    text = "欢迎大家。来体验达摩院"
+    tokens = [(0.2 * i, 0.2 * i + 0.15, char) for i, char in enumerate("欢迎大家来体验达摩院")]
+    turns = [Turn(0.0, 0.78, "S1"), Turn(0.78, 3.0, "S2")]
+
+    split = assign_speakers([segment(0.0, 2.0, text, tokens)], turns)
+
+    assert lines(split) == [(0.0, 0.78, "S1", "欢迎大家。"), (0.78, 2.0, "S2", "来体验达摩院")]
+
+
+def test_without_word_times_the_text_splits_in_proportion_at_a_word() -> None:
+    # 41 characters over 4 s: the change at 3.2 falls at character 32.8, nearest the start of
+    # the second "the" (32) rather than of "worst" (36).
+    text = "it was the best of times it was the worst"
+
+    split = assign_speakers([segment(0.0, 4.0, text)], [Turn(0.0, 3.2, "S1"), Turn(3.2, 8, "S2")])
+
+    assert lines(split) == [
+        (0.0, 3.2, "S1", "it was the best of times it was"),
+        (3.2, 4.0, "S2", "the worst"),
+    ]
+
+
+def test_without_word_times_cjk_splits_at_a_character() -> None:
+    split = assign_speakers(
+        [segment(0.0, 2.0, "欢迎大家来体验")], [Turn(0, 0.6, "S1"), Turn(0.6, 2, "S2")]
+    )
+
+    assert lines(split) == [(0.0, 0.6, "S1", "欢迎"), (0.6, 2.0, "S2", "大家来体验")]
+
+
+def test_a_segment_with_three_speakers_becomes_three_lines() -> None:
+    text = "yes I agree no we should not well maybe"
+    turns = [Turn(0.0, 1.6, "S1"), Turn(1.6, 3.6, "S2"), Turn(3.7, 6.0, "S3")]
+
+    split = assign_speakers([segment(0.0, 5.0, text, spaced(0.0, text, 0.55))], turns)
+
+    assert [(s.speaker, s.text) for s in split] == [
+        ("S1", "yes I agree"),
+        ("S2", "no we should not"),
+        ("S3", "well maybe"),
+    ]
+    assert [s.start for s in split] == [0.0, split[0].end, split[1].end]
+    assert split[-1].end == 5.0
+
+
+def test_a_turn_too_short_to_hold_a_word_does_not_split_the_segment() -> None:
+    turns = [Turn(0.0, 2.0, "S1"), Turn(2.0, 2.2, "S2"), Turn(2.2, 5.0, "S1")]
+
+    split = assign_speakers([segment(0.0, 4.0, "one two three four")], turns)
+
+    assert lines(split) == [(0.0, 4.0, "S1", "one two three four")]
+
+
+def test_a_segment_in_the_silence_between_turns_goes_to_the_nearest_speaker() -> None:
+    turns = [Turn(0.0, 2.0, "S1"), Turn(6.0, 8.0, "S2")]
+
+    split = assign_speakers([segment(4.5, 5.5, "hm")], turns)
+
+    assert lines(split) == [(4.5, 5.5, "S2", "hm")]
+
+
+def test_word_times_that_do_not_match_the_text_fall_back_to_proportion() -> None:
+    # ITN rewrote the text after the tokens were timed.
+    tokens = [(0.2 * i, 0.2 * i + 0.15, c) for i, c in enumerate("二零二五年花了钱")]
+    turns = [Turn(0.0, 1.0, "S1"), Turn(1.0, 2.0, "S2")]
+
+    split = assign_speakers([segment(0.0, 1.6, "2025年花了钱", tokens)], turns)
+
+    assert [s.speaker for s in split] == ["S1", "S2"]
+    assert "".join(s.text for s in split) == "2025年花了钱"
