@@ -1,8 +1,18 @@
 """Segments given to speakers: one speaker a line, a line that a turn change crosses split."""
 
+import re
+from pathlib import Path
+
+import pytest
+
+from gpu_engine.audio import SAMPLE_RATE
 from gpu_engine.diarization import Turn
+from gpu_engine.pipeline import transcribe_file
 from gpu_engine.speakers import assign_speakers
-from gpu_engine.types import TranscribedSegment
+from gpu_engine.types import EngineConfig, JobOptions, TranscribedSegment
+from tests.audio_files import write_audio
+from tests.engine.conftest import ProgressLog, never
+from tests.speaker_recordings import build
 
 
 def segment(start: float, end: float, text: str, words=()) -> TranscribedSegment:
@@ -127,3 +137,44 @@ def test_word_times_that_do_not_match_the_text_fall_back_to_proportion() -> None
 
     assert [s.speaker for s in split] == ["S1", "S2"]
     assert "".join(s.text for s in split) == "2025年花了钱"
+
+
+# Words only one reader of the two-alternating recording says (LibriSpeech 1995 and 1089).
+FIRST_READER = {"sorrow", "life", "cotton", "itself", "fantasy", "hopes", "dreams", "built"}
+SECOND_READER = {"nightfall", "yellow", "lamps", "light", "squalid", "quarter", "brothels"}
+
+
+@pytest.fixture(scope="module")
+def two_readers(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    recording = build("two-alternating")
+    path = tmp_path_factory.mktemp("speakers") / "two-readers.wav"
+    return write_audio(path, recording.audio, rate=SAMPLE_RATE, container="wav", codec="pcm_s16le")
+
+
+def test_whisper_job_with_speakers_puts_each_reader_on_lines_of_their_own(
+    engine_config: EngineConfig, two_readers: Path
+) -> None:
+    progress = ProgressLog()
+    options = JobOptions(model="whisper-base", language="en", speakers=True)
+
+    result = transcribe_file(
+        two_readers, options, engine_config, on_progress=progress, should_cancel=never
+    )
+
+    assert progress.stages == ["decoding", "segmenting", "transcribing", "diarizing", "finalizing"]
+    percents = [percent for _, percent, _ in progress.reports]
+    assert percents == sorted(percents)
+    labels = {}
+    for line in result.segments:
+        words = set(re.findall(r"[a-z]+", line.text.lower()))
+        readers = {name for name, said in (("1995", FIRST_READER), ("1089", SECOND_READER))
+                   if words & said}  # fmt: skip
+        assert len(readers) <= 1, f"two readers on one line: {line}"
+        for reader in readers:
+            labels.setdefault(reader, set()).add(line.speaker)
+    # Each reader under one label of their own.
+    assert labels["1995"] != labels["1089"]
+    assert len(labels["1995"]) == len(labels["1089"]) == 1
+    assert {s.speaker for s in result.segments} == labels["1995"] | labels["1089"]
+    starts = [s.start for s in result.segments]
+    assert starts == sorted(starts)
