@@ -1,16 +1,20 @@
 """Segments given to speakers: one speaker a line, a line that a turn change crosses split."""
 
+import dataclasses
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from gpu_engine.audio import SAMPLE_RATE
+from gpu_engine.audio import SAMPLE_RATE, decode_audio
+from gpu_engine.backends import backend_for
 from gpu_engine.diarization import Turn
+from gpu_engine.funasr_backend import FunASRBackend, FunASRClip
 from gpu_engine.pipeline import transcribe_file
 from gpu_engine.speakers import assign_speakers
 from gpu_engine.types import EngineConfig, JobOptions, TranscribedSegment
-from tests.audio_files import write_audio
+from tests.audio_files import speech, write_audio
 from tests.engine.conftest import ProgressLog, never
 from tests.speaker_recordings import build
 
@@ -178,3 +182,37 @@ def test_whisper_job_with_speakers_puts_each_reader_on_lines_of_their_own(
     assert {s.speaker for s in result.segments} == labels["1995"] | labels["1089"]
     starts = [s.start for s in result.segments]
     assert starts == sorted(starts)
+
+
+def test_whisper_times_the_words_of_only_the_clips_that_ask(engine_config: EngineConfig) -> None:
+    backend = backend_for("whisper-base", engine_config, ProgressLog())
+    clip = decode_audio(speech("en_librispeech_1089-134686-0001.wav"), max_seconds=60)
+    asking, plain = (
+        backend.prepare(clip, JobOptions(model="whisper-base", language="en", speakers=speakers))
+        for speakers in (True, False)
+    )
+
+    timed, untimed = backend.recognize_batch([asking, plain])
+
+    assert timed.pieces == untimed.pieces
+    assert untimed.words == []
+    assert len(timed.words) == len(timed.pieces)
+    for (start, end, text), words in zip(timed.pieces, timed.words, strict=True):
+        assert "".join(word for _, _, word in words) == text
+        assert all(start - 0.5 <= a <= b <= end + 0.5 for a, b, _ in words)
+    assert "nightfall" in timed.words[0][2][2].lower()
+
+
+def test_funasr_sentences_keep_their_token_times_when_asked() -> None:
+    result = {"text": "欢迎大家。Welcome all", "timestamp": [[300, 450], [500, 650], [700, 850],
+              [900, 1050], [1100, 1300], [1400, 1600]]}  # fmt: skip
+    clip = FunASRClip(audio=np.zeros(2 * SAMPLE_RATE), requested="zh", itn=False, group=())
+
+    timed = FunASRBackend.clip_result(result, dataclasses.replace(clip, words=True))
+
+    assert timed.pieces == [(0.3, 1.05, "欢迎大家。"), (1.1, 1.6, "Welcome all")]
+    assert timed.words == [
+        ((0.3, 0.45, "欢"), (0.5, 0.65, "迎"), (0.7, 0.85, "大"), (0.9, 1.05, "家")),
+        ((1.1, 1.3, "Welcome"), (1.4, 1.6, "all")),
+    ]
+    assert FunASRBackend.clip_result(result, clip).words == []
