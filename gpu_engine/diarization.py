@@ -41,6 +41,9 @@ HOP_S = 0.75
 MIN_EMBED_S = 0.5
 # Windows embedded per model call, and so between two looks at should_cancel.
 EMBED_BATCH = 64
+# Average linkage keeps every pairwise distance: 2000 windows (25 min of speech) take 32 MB and
+# about a second; a longer recording's other windows join the centre nearest them.
+MAX_CLUSTERED = 2000
 # Clusters of windows further apart than this (average cosine distance) are different speakers.
 DISTANCE_THRESHOLD = 0.45
 # A cluster of fewer windows than this is one speaker's odd window, not a speaker of its own
@@ -210,17 +213,23 @@ def _campplus_embedder(model: Any) -> Embedder:  # funasr.AutoModel
 def _cluster(embeddings: np.ndarray, low: int, high: int) -> np.ndarray:
     """A speaker index for each window: agglomerative clustering on cosine distance, average
     linkage, cut at DISTANCE_THRESHOLD and kept within low..high clusters, then each window moved
-    to its nearest cluster centre."""
+    to its nearest cluster centre. Past MAX_CLUSTERED windows, evenly spaced ones are clustered
+    and the rest join their nearest centre."""
     if len(embeddings) == 1:
         return np.zeros(1, dtype=int)
+    sample = embeddings
+    if len(embeddings) > MAX_CLUSTERED:
+        sample = embeddings[np.linspace(0, len(embeddings) - 1, MAX_CLUSTERED).astype(int)]
     if low == high:
-        labels = _agglomerate(embeddings, clusters=low)
+        labels = _agglomerate(sample, clusters=low)
     else:
-        labels = _absorb_small(embeddings, _agglomerate(embeddings), low)
+        labels = _absorb_small(sample, _agglomerate(sample), low)
         count = len(set(labels))
         if not low <= count <= high:
-            labels = _agglomerate(embeddings, clusters=min(max(count, low), high))
-    return _nearest_centre(embeddings, labels)
+            labels = _agglomerate(sample, clusters=min(max(count, low), high))
+    nearest = _nearest_centre(embeddings, _centres(sample, labels))
+    # Moving windows can empty a cluster: the count asked for wins over the refinement.
+    return nearest if len(set(nearest)) >= low or sample is not embeddings else labels
 
 
 def _agglomerate(embeddings: np.ndarray, clusters: int | None = None) -> np.ndarray:
@@ -251,10 +260,12 @@ def _absorb_small(embeddings: np.ndarray, labels: np.ndarray, low: int) -> np.nd
     return labels
 
 
-def _nearest_centre(embeddings: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    clusters = sorted(set(labels))
-    centres = np.stack([_centre(embeddings[labels == c]) for c in clusters])
-    return np.asarray(clusters)[np.argmax(embeddings @ centres.T, axis=1)]
+def _centres(embeddings: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    return np.stack([_centre(embeddings[labels == c]) for c in sorted(set(labels))])
+
+
+def _nearest_centre(embeddings: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    return np.argmax(embeddings @ centres.T, axis=1)
 
 
 def _centre(vectors: np.ndarray) -> np.ndarray:

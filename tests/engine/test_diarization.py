@@ -6,12 +6,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gpu_engine.diarization import CAMPPLUS_PRESET, CAMPPLUS_SOURCE, Turn, diarize
+from gpu_engine.diarization import (
+    CAMPPLUS_PRESET,
+    CAMPPLUS_SOURCE,
+    MAX_CLUSTERED,
+    Turn,
+    _cluster,
+    diarize,
+)
 from gpu_engine.types import EngineConfig, EngineError, JobCancelled, ModelUnavailableError
 from gpu_engine.vad import Span, detect_speech
-from tests.engine.conftest import ProgressLog
+from tests.engine.conftest import MODELS_DIR, ProgressLog
 from tests.scoring import diarization_error_rate
 from tests.speaker_recordings import SpeakerRecording, build, speaker_recordings
+from tests.tiny_models import build_tiny_campplus
+
+TINY_CAMPPLUS = "tiny-campplus"
 
 # The issue's bars: DER at most this on files with that many speakers.
 MAX_DER = {1: 0.15, 2: 0.15, 3: 0.25}
@@ -150,6 +160,21 @@ def test_diarization_error_rate_on_hand_worked_cases(
     )
 
 
+def test_campplus_runs_through_funasr(tmp_path: Path, recordings: dict) -> None:
+    # Random weights: the speakers it finds mean nothing; the turns' shape does.
+    model_dir = build_tiny_campplus(MODELS_DIR / TINY_CAMPPLUS)
+    config = EngineConfig(
+        model_sources={CAMPPLUS_PRESET: str(model_dir)}, cache_dir=tmp_path, device="cpu"
+    )
+    recording, spans = recordings["three"]
+
+    turns = diarize(recording.audio, spans, method="campplus", config=config, max_speakers=3)
+
+    assert turns[0].speaker == "S1" and 1 <= len(speakers(turns)) <= 3
+    assert [(t.start, t.end) for t in turns] == sorted((t.start, t.end) for t in turns)
+    assert all(any(s <= t.start and t.end <= e for s, e in spans) for t in turns)
+
+
 def test_campplus_from_a_missing_folder_is_unavailable(tmp_path: Path) -> None:
     config = EngineConfig(
         model_sources={CAMPPLUS_PRESET: str(tmp_path / "campplus")}, cache_dir=tmp_path
@@ -178,3 +203,22 @@ def test_campplus_not_on_this_worker_reports_a_download_then_fails_offline(
             on_progress=progress,
         )
     assert progress.stages == ["downloading_model"]
+
+
+def test_a_long_recordings_windows_are_clustered_from_a_sample() -> None:
+    # 5000 windows (over an hour of speech) around three voices: more than are clustered at once.
+    rng = np.random.default_rng(0)
+    # Each voice strong in dimensions of its own (cosine distance about 0.65 between voices, as
+    # between the readers of the clips).
+    voices = np.full((3, 256), 0.2)
+    for voice in range(3):
+        voices[voice, voice * 80 : (voice + 1) * 80] += 1.0
+    truth = rng.integers(0, 3, size=5000)
+    embeddings = voices[truth] + rng.normal(scale=0.3, size=(5000, 256))
+    embeddings /= np.linalg.norm(embeddings, axis=1, keepdims=True)
+
+    labels = _cluster(embeddings, 1, 20)
+
+    assert len(embeddings) > MAX_CLUSTERED
+    assert len(set(labels)) == 3
+    assert all(len(set(labels[truth == voice])) == 1 for voice in range(3))
