@@ -26,6 +26,8 @@ from gpu_engine.types import (
 Span = tuple[float, float]
 
 METHODS = ("resemblyzer", "campplus")
+# ASR_MODEL_SOURCES may name another source for it under this name (a local folder, say).
+CAMPPLUS_PRESET = "campplus"
 CAMPPLUS_SOURCE = "iic/speech_campplus_sv_zh-cn_16k-common"
 # The most speakers found automatically (the portal validates 1..20 as the user's bounds).
 MAX_SPEAKERS = 20
@@ -39,6 +41,9 @@ HOP_S = 0.75
 MIN_EMBED_S = 0.5
 # Windows embedded per model call, and so between two looks at should_cancel.
 EMBED_BATCH = 64
+# Average linkage keeps every pairwise distance: 2000 windows (25 min of speech) take 32 MB and
+# about a second; a longer recording's other windows join the centre nearest them.
+MAX_CLUSTERED = 2000
 # Clusters of windows further apart than this (average cosine distance) are different speakers.
 DISTANCE_THRESHOLD = 0.45
 # A cluster of fewer windows than this is one speaker's odd window, not a speaker of its own
@@ -90,7 +95,7 @@ def diarize(
     if not windows:
         return _label([(start, end, 0) for start, end in spans])
     embed = _embedder(method, config, on_progress or (lambda *_: None))
-    embeddings = np.concatenate(list(_embed_in_batches(embed, audio, windows, cancelled)))
+    embeddings = np.concatenate(list(_embed_in_batches(embed, audio, spans, windows, cancelled)))
     low, high = _bounds(num_speakers, min_speakers, max_speakers, len(windows))
     labels = _cluster(embeddings, low, high)
     return _label(_turns(spans, windows, labels, embeddings))
@@ -125,60 +130,78 @@ def _windows(spans: list[Span]) -> list[_Window]:
     return windows
 
 
-Embedder = Callable[[list[np.ndarray]], np.ndarray]
+# (audio, spans, a batch of windows) -> one embedding per window.
+Embedder = Callable[[np.ndarray, list[Span], list[_Window]], np.ndarray]
 
 
 def _embed_in_batches(
-    embed: Embedder, audio: np.ndarray, windows: list[_Window], cancelled: Callable[[], bool]
+    embed: Embedder,
+    audio: np.ndarray,
+    spans: list[Span],
+    windows: list[_Window],
+    cancelled: Callable[[], bool],
 ) -> Iterator[np.ndarray]:
     """Unit-length embeddings of the windows, in order, a batch at a time."""
     for first in range(0, len(windows), EMBED_BATCH):
         if cancelled():
             raise JobCancelled()
-        batch = windows[first : first + EMBED_BATCH]
-        pieces = [audio[round(w.start * SAMPLE_RATE) : round(w.end * SAMPLE_RATE)] for w in batch]
-        vectors = np.zeros((len(batch), 0), dtype=np.float32)
-        # Windows of one length go to the model together; a span shorter than a window alone.
-        for length in sorted({len(piece) for piece in pieces}):
-            chosen = [i for i, piece in enumerate(pieces) if len(piece) == length]
-            found = embed([pieces[i] for i in chosen])
-            if vectors.shape[1] == 0:
-                vectors = np.zeros((len(batch), found.shape[1]), dtype=np.float32)
-            vectors[chosen] = found
+        vectors = embed(audio, spans, windows[first : first + EMBED_BATCH])
         yield vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
+
+
+def _samples(audio: np.ndarray, start: float, end: float) -> np.ndarray:
+    return np.asarray(audio[round(start * SAMPLE_RATE) : round(end * SAMPLE_RATE)])
 
 
 def _embedder(method: str, config: EngineConfig | None, on_progress: ProgressCallback) -> Embedder:
     if method == "campplus":
         if config is None:
             raise ModelUnavailableError("The CAM++ speaker model needs the engine's settings.")
-        return _campplus_embedder(models.load_campplus(CAMPPLUS_SOURCE, config, on_progress))
+        source = config.model_sources.get(CAMPPLUS_PRESET, CAMPPLUS_SOURCE)
+        return _campplus_embedder(models.load_funasr(CAMPPLUS_PRESET, source, config, on_progress))
     return _resemblyzer_embedder(models.load_voice_encoder(config))
 
 
 def _resemblyzer_embedder(encoder: Any) -> Embedder:  # resemblyzer.VoiceEncoder
     import torch
     from resemblyzer.audio import normalize_volume, wav_to_mel_spectrogram
-    from resemblyzer.hparams import audio_norm_target_dBFS
+    from resemblyzer.hparams import audio_norm_target_dBFS, mel_window_step
 
-    def embed(pieces: list[np.ndarray]) -> np.ndarray:
-        mels = np.array(
-            [
-                wav_to_mel_spectrogram(
-                    normalize_volume(piece, audio_norm_target_dBFS, increase_only=True)
-                )
-                for piece in pieces
-            ]
-        )
-        with torch.no_grad():
-            return encoder(torch.from_numpy(mels).to(encoder.device)).cpu().numpy()
+    frame_s = mel_window_step / 1000
+    # The mel frames of the span being embedded: computed once for its overlapping windows.
+    current: dict[int, np.ndarray] = {}
+
+    def span_mel(audio: np.ndarray, spans: list[Span], index: int) -> np.ndarray:
+        if index not in current:
+            current.clear()
+            samples = _samples(audio, *spans[index])
+            current[index] = wav_to_mel_spectrogram(
+                normalize_volume(samples, audio_norm_target_dBFS, increase_only=True)
+            )
+        return current[index]
+
+    def embed(audio: np.ndarray, spans: list[Span], batch: list[_Window]) -> np.ndarray:
+        mels = []
+        for window in batch:
+            first = round((window.start - spans[window.span][0]) / frame_s)
+            frames = round((window.end - window.start) / frame_s)
+            mels.append(span_mel(audio, spans, window.span)[first : first + frames])
+        vectors = np.zeros((len(batch), encoder.linear.out_features), dtype=np.float32)
+        # Windows of one length go through the model together; a short span's alone.
+        for length in sorted({len(mel) for mel in mels}):
+            chosen = [i for i, mel in enumerate(mels) if len(mel) == length]
+            stacked = torch.from_numpy(np.stack([mels[i] for i in chosen])).to(encoder.device)
+            with torch.no_grad():
+                vectors[chosen] = encoder(stacked).cpu().numpy()
+        return vectors
 
     return embed
 
 
 def _campplus_embedder(model: Any) -> Embedder:  # funasr.AutoModel
-    def embed(pieces: list[np.ndarray]) -> np.ndarray:
-        results = model.generate(input=[np.asarray(piece) for piece in pieces])
+    def embed(audio: np.ndarray, spans: list[Span], batch: list[_Window]) -> np.ndarray:
+        pieces = [_samples(audio, w.start, w.end) for w in batch]
+        results = model.generate(input=pieces)
         return np.stack([np.asarray(r["spk_embedding"].cpu()).reshape(-1) for r in results])
 
     return embed
@@ -190,17 +213,23 @@ def _campplus_embedder(model: Any) -> Embedder:  # funasr.AutoModel
 def _cluster(embeddings: np.ndarray, low: int, high: int) -> np.ndarray:
     """A speaker index for each window: agglomerative clustering on cosine distance, average
     linkage, cut at DISTANCE_THRESHOLD and kept within low..high clusters, then each window moved
-    to its nearest cluster centre."""
+    to its nearest cluster centre. Past MAX_CLUSTERED windows, evenly spaced ones are clustered
+    and the rest join their nearest centre."""
     if len(embeddings) == 1:
         return np.zeros(1, dtype=int)
+    sample = embeddings
+    if len(embeddings) > MAX_CLUSTERED:
+        sample = embeddings[np.linspace(0, len(embeddings) - 1, MAX_CLUSTERED).astype(int)]
     if low == high:
-        labels = _agglomerate(embeddings, clusters=low)
+        labels = _agglomerate(sample, clusters=low)
     else:
-        labels = _absorb_small(embeddings, _agglomerate(embeddings), low)
+        labels = _absorb_small(sample, _agglomerate(sample), low)
         count = len(set(labels))
         if not low <= count <= high:
-            labels = _agglomerate(embeddings, clusters=min(max(count, low), high))
-    return _nearest_centre(embeddings, labels)
+            labels = _agglomerate(sample, clusters=min(max(count, low), high))
+    nearest = _nearest_centre(embeddings, _centres(sample, labels))
+    # Moving windows can empty a cluster: the count asked for wins over the refinement.
+    return nearest if len(set(nearest)) >= low or sample is not embeddings else labels
 
 
 def _agglomerate(embeddings: np.ndarray, clusters: int | None = None) -> np.ndarray:
@@ -231,10 +260,12 @@ def _absorb_small(embeddings: np.ndarray, labels: np.ndarray, low: int) -> np.nd
     return labels
 
 
-def _nearest_centre(embeddings: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    clusters = sorted(set(labels))
-    centres = np.stack([_centre(embeddings[labels == c]) for c in clusters])
-    return np.asarray(clusters)[np.argmax(embeddings @ centres.T, axis=1)]
+def _centres(embeddings: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    return np.stack([_centre(embeddings[labels == c]) for c in sorted(set(labels))])
+
+
+def _nearest_centre(embeddings: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    return np.argmax(embeddings @ centres.T, axis=1)
 
 
 def _centre(vectors: np.ndarray) -> np.ndarray:

@@ -343,7 +343,7 @@ def loaded_models() -> list[dict[str, Any]]:
     ]
 
 
-# --- Speaker embeddings (diarization) ---
+# --- Speaker embeddings (diarization; CAM++ loads as a FunASR model) ---
 
 
 def load_voice_encoder(config: EngineConfig | None) -> Any:  # resemblyzer.VoiceEncoder
@@ -370,8 +370,3 @@ def _open_voice_encoder(device: str) -> Any:
                 f"{first_line(error)}"
             ) from error
     return VoiceEncoder(device, verbose=False)
-
-
-def load_campplus(source: str, config: EngineConfig, on_progress: ProgressCallback) -> Any:
-    """FunASR's CAM++ speaker model (funasr.AutoModel), downloaded from the hub on first use."""
-    return load_funasr("campplus", source, config, on_progress)

@@ -117,6 +117,17 @@ def build(name: str) -> SpeakerRecording:
     return SpeakerRecording(name, np.concatenate(parts), reference)
 
 
+def joined(recordings: list[SpeakerRecording], pause_s: float = 1.0) -> SpeakerRecording:
+    """The recordings one after another, `pause_s` apart: a longer file with every reader."""
+    noise = np.random.default_rng(1).normal(0.0, NOISE_FLOOR, round(pause_s * SAMPLE_RATE))
+    parts, reference, at = [], [], 0.0
+    for recording in recordings:
+        reference += [(at + a, at + b, speaker) for a, b, speaker in recording.reference]
+        parts += [recording.audio, noise.astype(np.float32)]
+        at += recording.seconds + pause_s
+    return SpeakerRecording("all-joined", np.concatenate(parts[:-1]), reference)
+
+
 @cache
 def _clip(reader: str) -> np.ndarray:
     return decode_audio(speech(READERS[reader]), max_seconds=120)
