@@ -34,6 +34,7 @@ MIN_SEGMENT_S = 1.0
 # by well under this, so text it did produce is not decoded twice.
 SKIP_TOLERANCE_S = 1.0
 
+# Where stages start on the job's 0-100 progress scale (those between: ProgressShares).
 _SEGMENTING_AT = 5.0
 _TRANSCRIBING_FROM = 10.0
 _FINALIZING_AT = 95.0
@@ -41,7 +42,7 @@ _FINALIZING_AT = 95.0
 
 @dataclass(frozen=True)
 class ProgressShares:
-    """Where the stages after speech detection start on the job's 0-100 progress scale:
+    """Where recognition's retries and diarization start on the job's 0-100 progress scale:
     recognition fills its share as its clips finish, its retries theirs."""
 
     retrying_from: float
