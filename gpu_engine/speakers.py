@@ -9,6 +9,7 @@ text. So no segment carries two speakers' words.
 
 import dataclasses
 import itertools
+from collections import Counter
 from collections.abc import Sequence
 
 from gpu_engine.diarization import Turn
@@ -43,10 +44,18 @@ def _split_by_speaker(
     if len(runs) == 1:
         return [dataclasses.replace(segment, speaker=runs[0][2])]
     changes = [((before[1] + after[0]) / 2, after[2]) for before, after in itertools.pairwise(runs)]
+    first = (0, segment.start, runs[0][2])
     cuts = _word_cuts(segment, changes)
-    if cuts is None:
-        cuts = _proportional_cuts(segment, changes)
-    return _parts(segment, [(0, segment.start, runs[0][2]), *cuts])
+    if cuts is not None:
+        return _parts(segment, [first, *cuts])
+    parts = _parts(segment, [first, *_proportional_cuts(segment, changes)])
+    if len(parts) > 1:
+        return parts
+    # One untimed word (or character) alone: the line to whoever speaks most of it.
+    seconds: Counter[str] = Counter()
+    for start, end, speaker in runs:
+        seconds[speaker] += end - start
+    return [dataclasses.replace(segment, speaker=seconds.most_common(1)[0][0])]
 
 
 def _speaker_runs(start: float, end: float, turns: Sequence[Turn]) -> list[_Run]:

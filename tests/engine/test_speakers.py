@@ -216,3 +216,17 @@ def test_funasr_sentences_keep_their_token_times_when_asked() -> None:
         ((1.1, 1.3, "Welcome"), (1.4, 1.6, "all")),
     ]
     assert FunASRBackend.clip_result(result, clip).words == []
+
+
+def test_a_single_word_across_a_change_goes_to_who_speaks_most_of_it() -> None:
+    turns = [Turn(0.0, 1.2, "S1"), Turn(1.2, 5.0, "S2")]
+
+    assert lines(assign_speakers([segment(1.0, 2.0, "yes")], turns)) == [(1.0, 2.0, "S2", "yes")]
+
+
+def test_word_times_outweigh_a_speaker_who_holds_only_the_silence_after_them() -> None:
+    turns = [Turn(0.0, 1.5, "S1"), Turn(1.5, 5.0, "S2")]
+
+    split = assign_speakers([segment(0.0, 4.0, "one two", spaced(0.2, "one two"))], turns)
+
+    assert lines(split) == [(0.0, 4.0, "S1", "one two")]
