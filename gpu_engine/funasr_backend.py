@@ -1,5 +1,6 @@
 """funasr.AutoModel (SenseVoice, Paraformer, ...) on whole clips, a batch per generate() call."""
 
+import functools
 import math
 import os
 import re
@@ -36,6 +37,8 @@ class FunASRClip:
     # generate()'s options as sorted (name, value) pairs: they apply to a whole call, so they are
     # the group.
     group: tuple[tuple[str, Any], ...]
+    # Keep each sentence's token times (for splitting it between speakers).
+    words: bool = False
 
     @property
     def seconds(self) -> float:
@@ -67,6 +70,7 @@ class FunASRBackend:
             requested=options.language,
             itn=options.itn and not self.native_itn,
             group=tuple(sorted(generate_options.items())),
+            words=options.speakers,
         )
 
     def _generate_options(self, options: JobOptions) -> dict[str, Any]:
@@ -132,20 +136,26 @@ class FunASRBackend:
     def clip_result(result: dict[str, Any], clip: FunASRClip) -> ClipResult:
         """The clip's sentences timed by the model's token times where it gives them (otherwise
         its text spans the clip), without tags, numbers as digits if asked, in the script asked
-        for."""
+        for; with their tokens' times when the clip asked for words."""
         raw = result.get("text", "")
         tag = _LANGUAGE_TAG.search(raw)
         language = model_language(clip.requested) or (tag.group(1) if tag else "")
         text = " ".join(_ANY_TAG.sub(" ", raw).split())
         sentences = timed_sentences(text, *_token_times(result))
-        pieces = []
-        for start, end, sentence in sentences or [(0.0, clip.seconds, text)]:
+        pieces, words = [], []
+        for (start, end, sentence), tokens in sentences or [((0.0, clip.seconds, text), ())]:
             if clip.itn:
                 sentence = inverse_normalize(sentence, language)
             sentence = chinese_script(sentence, language=language, requested=clip.requested)
-            if sentence:
-                pieces.append((start, end, sentence))
-        return ClipResult(language=language, pieces=pieces)
+            if not sentence:
+                continue
+            pieces.append((start, end, sentence))
+            if clip.words:
+                script = functools.partial(
+                    chinese_script, language=language, requested=clip.requested
+                )
+                words.append(tuple((s, e, script(token)) for s, e, token in tokens))
+        return ClipResult(language=language, pieces=pieces, words=words if any(words) else [])
 
 
 def _token_times(result: dict[str, Any]) -> tuple[list[list[float]], list[str] | None]:

@@ -341,3 +341,32 @@ def loaded_models() -> list[dict[str, Any]]:
         {"backend": key[0], "source": str(key[1]), "presets": sorted(_presets.get(key, ()))}
         for key in list(_loaded)
     ]
+
+
+# --- Speaker embeddings (diarization; CAM++ loads as a FunASR model) ---
+
+
+def load_voice_encoder(config: EngineConfig | None) -> Any:  # resemblyzer.VoiceEncoder
+    """Resemblyzer's voice encoder, whose weights its wheel ships: on the job's GPU when it has
+    CUDA, otherwise on the CPU (its small LSTM gains nothing from MPS)."""
+    device = resolve_device(config.device if config is not None else "auto")
+    device = device if device.startswith("cuda") else "cpu"
+    return _load_once(
+        ("resemblyzer", "resemblyzer", device), "speakers", lambda: _open_voice_encoder(device)
+    )
+
+
+def _open_voice_encoder(device: str) -> Any:
+    import warnings
+
+    with warnings.catch_warnings():
+        # webrtcvad, which resemblyzer imports, warns that pkg_resources is deprecated.
+        warnings.simplefilter("ignore")
+        try:
+            from resemblyzer import VoiceEncoder
+        except ImportError as error:
+            raise ModelUnavailableError(
+                f"The speaker model (package resemblyzer) is not installed on this worker: "
+                f"{first_line(error)}"
+            ) from error
+    return VoiceEncoder(device, verbose=False)

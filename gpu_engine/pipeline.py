@@ -2,6 +2,7 @@
 
 import math
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,8 @@ from gpu_engine.audio import SAMPLE_RATE, decode_audio
 from gpu_engine.backends import RecognitionBackend, backend_for
 from gpu_engine.batcher import Batcher, batcher_for
 from gpu_engine.clips import ClipResult
+from gpu_engine.diarization import diarize
+from gpu_engine.speakers import assign_speakers
 from gpu_engine.stages import Stage
 from gpu_engine.types import (
     CancelCheck,
@@ -31,11 +34,24 @@ MIN_SEGMENT_S = 1.0
 # by well under this, so text it did produce is not decoded twice.
 SKIP_TOLERANCE_S = 1.0
 
-# Where each stage starts on the job's 0-100 progress scale; transcribing fills the rest.
+# Where stages start on the job's 0-100 progress scale (those between: ProgressShares).
 _SEGMENTING_AT = 5.0
 _TRANSCRIBING_FROM = 10.0
-_RETRYING_FROM = 90.0
 _FINALIZING_AT = 95.0
+
+
+@dataclass(frozen=True)
+class ProgressShares:
+    """Where recognition's retries and diarization start on the job's 0-100 progress scale:
+    recognition fills its share as its clips finish, its retries theirs."""
+
+    retrying_from: float
+    diarizing_from: float  # where recognition ends: _FINALIZING_AT when not diarizing
+
+
+_WITHOUT_SPEAKERS = ProgressShares(retrying_from=90.0, diarizing_from=_FINALIZING_AT)
+# Diarization embeds the speech once more, on the worker's CPU or GPU.
+_WITH_SPEAKERS = ProgressShares(retrying_from=75.0, diarizing_from=80.0)
 
 
 def transcribe_file(
@@ -71,17 +87,35 @@ def transcribe_file(
         merge_up_to_s=backend.pack_seconds,
         min_segment_s=MIN_SEGMENT_S,
     )
+    shares = _WITH_SPEAKERS if options.speakers else _WITHOUT_SPEAKERS
     stages = Stages(on_progress, should_cancel)
-    results = stages.recognize(backend, batcher, audio, clips, options, _TRANSCRIBING_FROM)
+    results = stages.recognize(
+        backend, batcher, audio, clips, options, (_TRANSCRIBING_FROM, shares.retrying_from)
+    )
     retries = _skipped_speech(clips, results, spans)
     while retries:
-        retried = stages.recognize(backend, batcher, audio, retries, options, _RETRYING_FROM)
+        retried = stages.recognize(
+            backend, batcher, audio, retries, options, (shares.retrying_from, shares.diarizing_from)
+        )
         clips, results = clips + retries, results + retried
         retries = _skipped_speech(retries, retried, spans)
+    segments = _absolute_segments(clips, results, duration)
+    if options.speakers:
+        on_progress(Stage.DIARIZING, shares.diarizing_from, "Identifying speakers")
+        turns = diarize(
+            audio,
+            spans,
+            num_speakers=options.num_speakers,
+            min_speakers=options.min_speakers,
+            max_speakers=options.max_speakers,
+            config=config,
+            should_cancel=should_cancel,
+        )
+        segments = assign_speakers(segments, turns)
     on_progress(Stage.FINALIZING, _FINALIZING_AT, "Assembling the transcript")
     return TranscriptResult(
         language=_file_language(options, clips, results),
-        segments=_absolute_segments(clips, results, duration),
+        segments=segments,
         duration_s=duration,
     )
 
@@ -101,12 +135,12 @@ class Stages:
         audio: np.ndarray,
         clips: list[Span],
         options: JobOptions,
-        starting_at: float,
+        share: tuple[float, float],
     ) -> list[ClipResult]:
-        """Each clip's result, in order."""
+        """Each clip's result, in order, progress rising through `share` (from, to)."""
         prepared = (backend.prepare(_cut(audio, span), options) for span in clips)
         speech = sum(end - start for start, end in clips)
-        share = (_RETRYING_FROM if starting_at < _RETRYING_FROM else _FINALIZING_AT) - starting_at
+        starting_at, share = share[0], share[1] - share[0]
         done = 0.0
         results: dict[int, ClipResult] = {}
         self.on_progress(Stage.TRANSCRIBING, starting_at, f"0 of {len(clips)} parts")
@@ -159,12 +193,19 @@ def _absolute_segments(
     """Clip-relative pieces moved to file time, kept inside their clip and the file, in order."""
     segments = []
     for (clip_start, clip_end), result in zip(clips, results, strict=True):
-        for start, end, text in result.pieces:
+        for index, (start, end, text) in enumerate(result.pieces):
             if not text.strip():
                 continue
             start = min(max(clip_start + start, clip_start, 0.0), clip_end, duration)
             end = min(max(clip_start + end, start), clip_end, duration)
-            segments.append(TranscribedSegment(start=_ms(start), end=_ms(end), text=text.strip()))
+            # Words kept inside their segment, so a split between two never leaves it.
+            words = tuple(
+                (min(max(clip_start + s, start), end), min(max(clip_start + e, start), end), w)
+                for s, e, w in result.piece_words(index)
+            )
+            segments.append(
+                TranscribedSegment(start=_ms(start), end=_ms(end), text=text.strip(), words=words)
+            )
     return sorted(segments, key=lambda segment: (segment.start, segment.end))
 
 

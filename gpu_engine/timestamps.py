@@ -10,7 +10,7 @@ the speech detector's span, which starts early and ends late.
 import re
 from collections.abc import Sequence
 
-from gpu_engine.clips import Piece
+from gpu_engine.clips import Piece, Word
 
 # Units of Paraformer's text, as funasr's sentence_postprocess makes them: each Chinese or
 # Japanese character alone, other letters and digits as words (an apostrophe inside one).
@@ -28,9 +28,10 @@ _Timed = tuple[int, int, float, float]
 
 def timed_sentences(
     text: str, timestamps: Sequence[Sequence[float]], words: Sequence[str] | None = None
-) -> list[Piece] | None:
-    """(start s, end s, sentence) pieces of `text`, times from the clip's start; None when the
-    units of `text` and the times given for them do not line up (the clip keeps its own span).
+) -> list[tuple[Piece, tuple[Word, ...]]] | None:
+    """(start s, end s, sentence) pieces of `text`, times from the clip's start, each with its
+    timed units; None when the units of `text` and the times given for them do not line up (the
+    clip keeps its own span).
 
     `timestamps` holds a [start ms, end ms] pair per unit; `words` the units themselves where the
     model names them (SenseVoice), otherwise they are read from `text` as Paraformer forms them.
@@ -38,7 +39,7 @@ def timed_sentences(
     units = _timed_units(text, timestamps, words)
     if not units:
         return None
-    pieces = []
+    sentences = []
     first = 0  # the index of the sentence's first unit
     for index, unit in enumerate(units):
         last = index + 1 == len(units)
@@ -47,18 +48,19 @@ def timed_sentences(
             continue
         # The first sentence takes anything before its first unit; each takes its closing marks.
         sentence = text[units[first][0] if first else 0 : following].strip()
-        pieces.append((units[first][2] / 1000, unit[3] / 1000, sentence))
+        timed = tuple((s / 1000, e / 1000, text[a:b]) for a, b, s, e in units[first : index + 1])
+        sentences.append(((units[first][2] / 1000, unit[3] / 1000, sentence), timed))
         first = index + 1
-    return pieces
+    return sentences
 
 
 def _timed_units(
     text: str, timestamps: Sequence[Sequence[float]], words: Sequence[str] | None
 ) -> list[_Timed] | None:
     if words is None:
-        spans = [match.span() for match in _UNIT.finditer(text)]
+        spans = unit_spans(text)
     else:
-        spans = _find_in_order(text, [word.replace(_WORD_START, "") for word in words])
+        spans = find_in_order(text, [word.replace(_WORD_START, "") for word in words])
     if spans is None or not spans or len(spans) != len(timestamps):
         return None
     units = [
@@ -70,7 +72,14 @@ def _timed_units(
     return units
 
 
-def _find_in_order(text: str, words: Sequence[str]) -> list[tuple[int, int]] | None:
+def unit_spans(text: str) -> list[tuple[int, int]]:
+    """Where each unit of `text` (a CJK character, a word) sits in it."""
+    return [match.span() for match in _UNIT.finditer(text)]
+
+
+def find_in_order(text: str, words: Sequence[str]) -> list[tuple[int, int]] | None:
+    """Where each of `words` sits in `text`, each after the one before; None if one is missing.
+    A blank word takes no room."""
     spans = []
     cursor = 0
     for word in words:

@@ -35,6 +35,11 @@ class JobOptions:
     language: str = "auto"
     hotwords: tuple[str, ...] = ()
     itn: bool = True
+    # Who spoke when (gpu_engine.diarization), with the count of speakers if known or its bounds.
+    speakers: bool = False
+    num_speakers: int | None = None
+    min_speakers: int | None = None
+    max_speakers: int | None = None
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,10 @@ class TranscribedSegment:
     start: float
     end: float
     text: str
+    speaker: str = ""  # a label "S1", "S2"... when speakers were identified
+    # Its timed words, (start, end, text) in file time, where speakers were asked for and the
+    # model gave them: where a speaker's turn divides the segment.
+    words: tuple[tuple[float, float, str], ...] = field(default=(), repr=False, compare=False)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from gpu_engine.audio import SAMPLE_RATE
-from gpu_engine.clips import ClipResult, Piece
+from gpu_engine.clips import ClipResult, Word
 from gpu_engine.text import chinese_script, model_language
 from gpu_engine.types import EngineError, JobOptions
 
@@ -26,6 +26,9 @@ BEAM_SIZE = 5
 MAX_INITIAL_TIMESTAMP_S = 1.0
 NO_SPEECH_THRESHOLD = 0.6
 LOG_PROB_THRESHOLD = -1.0
+# faster-whisper's defaults for word times: marks joined to the word they follow or precede.
+PREPEND_PUNCTUATIONS = "\"'“¿([{-"
+APPEND_PUNCTUATIONS = "\"'.。,，!！?？:：”)]}、"
 
 
 @dataclass(frozen=True, eq=False)
@@ -39,6 +42,9 @@ class WhisperClip:
     # Where <|startoftranscript|> sits in the prompt: CTranslate2 decodes a batch only when it is
     # at the same place in every row, so it is the group.
     group: int
+    # Time each word too (for splitting pieces between speakers): one more pass over the
+    # cross-attention, so only when asked.
+    words: bool = False
 
     cost_s = WINDOW_S
 
@@ -81,6 +87,7 @@ class WhisperBackend:
             detect_language=detect,
             requested=options.language,
             group=prompt.index(tokenizer.sot),
+            words=options.speakers,
         )
 
     def recognize_batch(self, clips: Sequence[WhisperClip]) -> list[ClipResult]:
@@ -97,9 +104,13 @@ class WhisperBackend:
             suppress_tokens=self._suppressed,
             max_initial_timestamp_index=round(MAX_INITIAL_TIMESTAMP_S / self.model.time_precision),
         )
-        return [
-            self._clip_result(clip, language, result)
+        segments = [
+            self._segments(clip, language, result)
             for clip, language, result in zip(clips, languages, results, strict=True)
+        ]
+        words = self._words(clips, languages, encoded, segments)
+        return [
+            self._clip_result(*row) for row in zip(clips, languages, segments, words, strict=True)
         ]
 
     def _tokenizer(self, language: str) -> Any:  # faster_whisper.tokenizer.Tokenizer
@@ -129,20 +140,17 @@ class WhisperBackend:
             prompt[clip.group + 1] = self._tokenizer(language).language
         return prompt
 
-    def _clip_result(self, clip: WhisperClip, language: str, result: Any) -> ClipResult:
+    def _segments(self, clip: WhisperClip, language: str, result: Any) -> list[dict[str, Any]]:
+        """The row's timed segments (start, end, tokens), none when it is silence."""
         tokens = result.sequences_ids[0]
         # scores[0] is the log probability divided by the length (length penalty 1).
         average_log_prob = result.scores[0] * len(tokens) / (len(tokens) + 1)
         if result.no_speech_prob > NO_SPEECH_THRESHOLD and average_log_prob < LOG_PROB_THRESHOLD:
-            return ClipResult(language=language, pieces=[])
-        pieces = [
-            (start, end, chinese_script(text, language=language, requested=clip.requested))
-            for start, end, text in self._pieces(tokens, language, clip.seconds)
-        ]
-        return ClipResult(language=language, pieces=pieces)
+            return []
+        return self._split(tokens, language, clip.seconds)
 
-    def _pieces(self, tokens: list[int], language: str, seconds: float) -> list[Piece]:
-        """Timed pieces at Whisper's timestamp tokens, as faster-whisper's batched forward()."""
+    def _split(self, tokens: list[int], language: str, seconds: float) -> list[dict[str, Any]]:
+        """Segments at Whisper's timestamp tokens, as faster-whisper's batched forward()."""
         tokenizer = self._tokenizer(language)
         segments, _, _ = self.model._split_segments_by_timestamps(
             tokenizer=tokenizer,
@@ -152,11 +160,66 @@ class WhisperBackend:
             segment_duration=seconds,
             seek=0,
         )
-        pieces = [(s["start"], s["end"], tokenizer.decode(s["tokens"])) for s in segments]
         # Text after the last closed segment (the window ended mid-sentence) is dropped by the
         # split, where faster-whisper's own loop would decode it again from there; kept instead,
         # running to the clip's end.
-        tail = tokenizer.decode(tokens[sum(len(s["tokens"]) for s in segments) :])
-        if tail.strip():
-            pieces.append((segments[-1]["end"] if segments else 0.0, seconds, tail))
-        return pieces
+        tail = tokens[sum(len(s["tokens"]) for s in segments) :]
+        if tokenizer.decode(tail).strip():
+            start = segments[-1]["end"] if segments else 0.0
+            segments.append({"start": start, "end": seconds, "tokens": tail, "seek": 0})
+        return segments
+
+    def _words(
+        self,
+        clips: Sequence[WhisperClip],
+        languages: list[str],
+        encoded: Any,
+        segments: list[list[dict[str, Any]]],
+    ) -> list[list[tuple[Word, ...]]]:
+        """Each row's words, per segment, where its clip asked for them: aligned on the
+        cross-attention as faster-whisper's word_timestamps, one call per language (the
+        alignment's prompt and its word splitting depend on it)."""
+        words: list[list[tuple[Word, ...]]] = [[] for _ in clips]
+        rows = [i for i, clip in enumerate(clips) if clip.words and segments[i]]
+        for language in {languages[i] for i in rows}:
+            chosen = [i for i in rows if languages[i] == language]
+            # Rows of a part of the batch are encoded again: an encoder output cannot be sliced.
+            features = (
+                encoded
+                if len(chosen) == len(clips)
+                else self.model.encode(np.stack([clips[i].features for i in chosen]))
+            )
+            # Copies: add_word_timestamps also moves each segment's times to its words, and the
+            # pieces keep Whisper's own.
+            aligned = [[dict(segment) for segment in segments[i]] for i in chosen]
+            self.model.add_word_timestamps(
+                aligned,
+                self._tokenizer(language),
+                features,
+                [math.ceil(clips[i].seconds) * self.model.frames_per_second for i in chosen],
+                PREPEND_PUNCTUATIONS,
+                APPEND_PUNCTUATIONS,
+                0.0,
+            )
+            for i, row in zip(chosen, aligned, strict=True):
+                words[i] = [
+                    tuple((float(w["start"]), float(w["end"]), w["word"]) for w in segment["words"])
+                    for segment in row
+                ]
+        return words
+
+    def _clip_result(
+        self,
+        clip: WhisperClip,
+        language: str,
+        segments: list[dict[str, Any]],
+        words: list[tuple[Word, ...]],
+    ) -> ClipResult:
+        tokenizer = self._tokenizer(language)
+
+        def script(text: str) -> str:
+            return chinese_script(text, language=language, requested=clip.requested)
+
+        pieces = [(s["start"], s["end"], script(tokenizer.decode(s["tokens"]))) for s in segments]
+        timed = [tuple((start, end, script(w)) for start, end, w in row) for row in words]
+        return ClipResult(language=language, pieces=pieces, words=timed)

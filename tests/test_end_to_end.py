@@ -139,3 +139,48 @@ def test_unavailable_model_fails_the_job_and_the_worker_goes_on(
     assert results[broken]["status"] == "failed"
     assert BROKEN_MODEL in results[broken]["error"]
     assert results[healthy]["status"] == "succeeded"
+
+
+def test_job_identifying_speakers_ends_with_labelled_lines_and_unnamed_speakers(
+    celery_worker, alice, tiny_model_enabled, tmp_path
+):
+    from django.core.files.base import ContentFile
+
+    from gpu_engine.audio import SAMPLE_RATE
+    from tests.audio_files import write_audio
+    from tests.conftest import wait_until
+    from tests.factories import JobFactory, RecordingFactory
+    from tests.speaker_recordings import build
+    from transcription import broker
+    from transcription.models import Job, JobStatus
+
+    readers = build("two-alternating")
+    path = write_audio(
+        tmp_path / "two.wav", readers.audio, rate=SAMPLE_RATE, container="wav", codec="pcm_s16le"
+    )
+    recording = RecordingFactory(
+        owner=alice, file=ContentFile(path.read_bytes(), name="original"), duration_s=None
+    )
+    job = JobFactory(
+        recording=recording,
+        model=tiny_model_enabled,
+        language="zh",
+        identify_speakers=True,
+        num_speakers=2,
+    )
+    broker.enqueue(job)
+
+    wait_until(lambda: not Job.objects.get(pk=job.pk).is_active, JOB_TIMEOUT_S)
+
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert job.speaker_names == {"S1": "", "S2": ""}
+    assert job.recognition_s is not None
+    labels: dict[str, set[str]] = {}
+    for segment in job.segments.all():
+        middle = (segment.start + segment.end) / 2
+        for start, end, reader in readers.reference:
+            if start <= middle <= end:
+                labels.setdefault(reader, set()).add(segment.speaker)
+    # Every line of a reader under that reader's one label, S1 the one who speaks first.
+    assert labels == {"librispeech-1995": {"S1"}, "librispeech-1089": {"S2"}}

@@ -5,10 +5,12 @@ are checked in tests/test_worker_status.py."""
 import pytest
 from django.test import Client
 
+from gpu_engine.stages import Stage
 from tests.conftest import api_client_for
 from tests.factories import JobFactory, RecordingFactory, UserFactory
 from transcription import services
 from transcription.models import Job, JobLost, JobStatus, JobTelemetry
+from transcription.runner import JobReporter
 
 pytestmark = pytest.mark.django_db
 
@@ -99,3 +101,26 @@ def test_a_job_still_queued_has_no_telemetry_block() -> None:
     client.force_login(staff)
     page = client.get(f"/recordings/{job.recording_id}/").content.decode()
     assert 'data-testid="job-telemetry"' not in page
+
+
+@pytest.mark.parametrize(
+    ("stages", "recognition_s"),
+    [
+        ((Stage.TRANSCRIBING, Stage.FINALIZING), 5.0),
+        # Diarizing is not recognition: the clock stops where it begins.
+        ((Stage.TRANSCRIBING, Stage.DIARIZING, Stage.FINALIZING), 5.0),
+    ],
+)
+def test_recognition_is_timed_until_the_next_stage_begins(alice, stages, recognition_s) -> None:
+    job = JobFactory(recording=RecordingFactory(owner=alice))
+    job.claim(worker=WORKER)
+    reporter = JobReporter(job)
+    # When each stage began, on the reporter's clock: decoding at 10 s, one stage every 5 s.
+    reporter.stage_began = {
+        stage: 10.0 + 5.0 * i for i, stage in enumerate((Stage.DECODING, Stage.SEGMENTING, *stages))
+    }
+
+    measured = reporter.telemetry()
+
+    assert (measured.decoding_s, measured.speech_detection_s) == (5.0, 5.0)
+    assert measured.recognition_s == recognition_s

@@ -455,3 +455,23 @@ def _tiny_qwen3_files() -> dict[str, str]:
         tokenizer.save_pretrained(folder)
         config.save_pretrained(folder)
         return {f"{NANO_LLM_DIR}/{path.name}": path.read_text() for path in Path(folder).iterdir()}
+
+
+# --- CAM++ (speaker embeddings) ---
+
+# FunASR's CAM++ speaker model, narrowed (the real one: 128 channels, growth 32, 192 dimensions).
+TINY_CAMPPLUS_CONFIG = {
+    "model": "CAMPPlus",
+    "model_conf": {
+        "feat_dim": 80,
+        "embedding_size": 32,
+        "growth_rate": 8,
+        "bn_size": 2,
+        "init_channels": 16,
+    },
+}
+
+
+def build_tiny_campplus(dst: Path) -> Path:
+    """A narrow CAM++ at `dst`: random speaker embeddings through FunASR's real CAM++ code."""
+    return build_model_dir(dst, {"config.yaml": yaml.safe_dump(TINY_CAMPPLUS_CONFIG)})

@@ -254,10 +254,21 @@ class Job(models.Model):
         )
 
     def mark_succeeded(
-        self, *, language: str, text: str, telemetry: JobTelemetry = NO_TELEMETRY
+        self,
+        *,
+        language: str,
+        text: str,
+        speaker_names: dict[str, str] | None = None,
+        telemetry: JobTelemetry = NO_TELEMETRY,
     ) -> None:
+        """`speaker_names`: the labels this run found, each with its name ("" while unnamed)."""
         self._finish(
-            JobStatus.SUCCEEDED, telemetry, detected_language=language, text=text, progress=100
+            JobStatus.SUCCEEDED,
+            telemetry,
+            detected_language=language,
+            text=text,
+            speaker_names=speaker_names or {},
+            progress=100,
         )
 
     def mark_failed(self, *, reason: str, telemetry: JobTelemetry = NO_TELEMETRY) -> None:

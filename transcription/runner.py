@@ -1,6 +1,5 @@
 """Runs one job on this worker: claim it, hand the audio to gpu_engine, store what comes back."""
 
-import itertools
 import logging
 import threading
 import time
@@ -66,8 +65,10 @@ def job_time_limit(job: Job) -> float:
     return min(limit, settings.JOB_TIME_LIMIT_S)
 
 
-# The stages a job's telemetry times, each until the next one begins.
-TIMED_STAGES = (Stage.DECODING, Stage.SEGMENTING, Stage.TRANSCRIBING, Stage.FINALIZING)
+# The stages a job's telemetry times, each until the next stage it reached begins (recognition
+# until diarizing, when the job identifies speakers, else until finalizing).
+TIMED_STAGES = (Stage.DECODING, Stage.SEGMENTING, Stage.TRANSCRIBING)
+_STAGE_ORDER = list(Stage)
 
 
 class JobReporter:
@@ -104,8 +105,7 @@ class JobReporter:
         """What this attempt measured so far; a stage it ended in counts until now."""
         now = time.monotonic()
         decoding, speech_detection, recognition = (
-            self._stage_seconds(stage, until, now)
-            for stage, until in itertools.pairwise(TIMED_STAGES)
+            self._stage_seconds(stage, now) for stage in TIMED_STAGES
         )
         queued_at = self.job.queued_at or self.job.created_at
         return JobTelemetry(
@@ -118,11 +118,13 @@ class JobReporter:
             peak_gpu_bytes=self.peak_gpu_bytes(),
         )
 
-    def _stage_seconds(self, stage: Stage, until: Stage, now: float) -> float | None:
+    def _stage_seconds(self, stage: Stage, now: float) -> float | None:
         began = self.stage_began.get(stage)
         if began is None:
             return None
-        return round(self.stage_began.get(until, now) - began, 3)
+        later = _STAGE_ORDER[_STAGE_ORDER.index(stage) + 1 :]
+        ended = min((self.stage_began[s] for s in later if s in self.stage_began), default=now)
+        return round(ended - began, 3)
 
     def __call__(self, stage: Stage, percent: float, message: str = "") -> None:
         now = time.monotonic()
@@ -233,7 +235,14 @@ def _transcribe(job: Job, reporter: JobReporter) -> None:
 
     recording = job.recording
     options = JobOptions(
-        model=job.model, language=job.language, hotwords=tuple(job.hotword_list), itn=job.itn
+        model=job.model,
+        language=job.language,
+        hotwords=tuple(job.hotword_list),
+        itn=job.itn,
+        speakers=job.identify_speakers,
+        num_speakers=job.num_speakers,
+        min_speakers=job.min_speakers,
+        max_speakers=job.max_speakers,
     )
     try:
         with storage.local_copy(recording.file) as original:
@@ -252,7 +261,7 @@ def _transcribe(job: Job, reporter: JobReporter) -> None:
             job=job,
             language=result.language,
             text=result.text,
-            segments=[(s.start, s.end, s.text) for s in result.segments],
+            segments=[(s.start, s.end, s.text, s.speaker) for s in result.segments],
             telemetry=reporter.telemetry(audio_s=result.duration_s),
         )
     except JobCancelled:

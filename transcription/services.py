@@ -3,7 +3,7 @@
 import contextlib
 import logging
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -270,14 +270,28 @@ def job_store_transcript(
     job: Job,
     language: str,
     text: str,
-    segments: list[tuple[float, float, str]],
+    segments: Sequence[tuple[float, float, str] | tuple[float, float, str, str]],
     telemetry: JobTelemetry = NO_TELEMETRY,
 ) -> None:
-    """Replace any partial result of an earlier attempt, then mark the job succeeded."""
+    """Replace any partial result of an earlier attempt, then mark the job succeeded. Each
+    segment is (start, end, text) or (start, end, text, speaker label); the labels found start
+    unnamed."""
     job.segments.all().delete()
-    Segment.objects.bulk_create(
-        Segment(job=job, index=i, start=start, end=end, text=segment_text)
-        for i, (start, end, segment_text) in enumerate(segments)
+    stored = Segment.objects.bulk_create(
+        Segment(
+            job=job,
+            index=i,
+            start=segment[0],
+            end=segment[1],
+            text=segment[2],
+            speaker=segment[3] if len(segment) > 3 else "",
+        )
+        for i, segment in enumerate(segments)
     )
-    job.mark_succeeded(language=language, text=text, telemetry=telemetry)
+    job.mark_succeeded(
+        language=language,
+        text=text,
+        speaker_names={segment.speaker: "" for segment in stored if segment.speaker},
+        telemetry=telemetry,
+    )
     editing.rerun_finished(job=job)

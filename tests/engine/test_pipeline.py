@@ -68,6 +68,8 @@ def test_whisper_result_is_timed_ordered_and_within_the_file(engine_config: Engi
     assert progress.stages == ["decoding", "segmenting", "transcribing", "finalizing"]
     percents = [percent for _, percent, _ in progress.reports]
     assert percents == sorted(percents)
+    # Speakers were not asked for: none identified.
+    assert {s.speaker for s in result.segments} == {""}
 
 
 def test_mandarin_comes_out_in_simplified_characters(engine_config: EngineConfig) -> None:
