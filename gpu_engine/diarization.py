@@ -86,11 +86,13 @@ def diarize(
     `num_speakers` fixes the count; otherwise it is found from the embeddings, kept within
     `min_speakers`..`max_speakers`. Raises JobCancelled between chunks of work once
     `should_cancel()` says so, ModelUnavailableError when the method's model cannot be had.
+    `on_progress` hears of a model download (CAM++'s first use), as recognition's loaders report
+    theirs. Spans past the end of `audio` are cut to it.
     """
     if method not in METHODS:
         raise EngineError(f"Unknown speaker method {method!r}: use {' or '.join(METHODS)}.")
     cancelled = should_cancel or (lambda: False)
-    spans = [(start, end) for start, end in sorted(speech) if end > start]
+    spans = _speech_in(speech, len(audio) / SAMPLE_RATE)
     windows = _windows(spans)
     if not windows:
         return _label([(start, end, 0) for start, end in spans])
@@ -98,7 +100,21 @@ def diarize(
     embeddings = np.concatenate(list(_embed_in_batches(embed, audio, spans, windows, cancelled)))
     low, high = _bounds(num_speakers, min_speakers, max_speakers, len(windows))
     labels = _cluster(embeddings, low, high)
-    return _label(_turns(spans, windows, labels, embeddings))
+    return _label(_turns(spans, windows, labels))
+
+
+def _speech_in(speech: list[Span], duration: float) -> list[Span]:
+    """The spans in order, cut to the audio's length, overlapping ones joined, empty ones gone."""
+    spans: list[Span] = []
+    for start, end in sorted(speech):
+        end = min(end, duration)
+        if end <= start:
+            continue
+        if spans and start <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(end, spans[-1][1]))
+        else:
+            spans.append((start, end))
+    return spans
 
 
 def _bounds(num: int | None, low: int | None, high: int | None, windows: int) -> tuple[int, int]:
@@ -145,7 +161,8 @@ def _embed_in_batches(
     for first in range(0, len(windows), EMBED_BATCH):
         if cancelled():
             raise JobCancelled()
-        vectors = embed(audio, spans, windows[first : first + EMBED_BATCH])
+        # Resemblyzer's embedding of digital silence divides zero by zero.
+        vectors = np.nan_to_num(embed(audio, spans, windows[first : first + EMBED_BATCH]))
         yield vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
 
 
@@ -175,9 +192,9 @@ def _resemblyzer_embedder(encoder: Any) -> Embedder:  # resemblyzer.VoiceEncoder
         if index not in current:
             current.clear()
             samples = _samples(audio, *spans[index])
-            current[index] = wav_to_mel_spectrogram(
-                normalize_volume(samples, audio_norm_target_dBFS, increase_only=True)
-            )
+            if np.any(samples):  # digital silence cannot be made louder (0 dBFS is -inf)
+                samples = normalize_volume(samples, audio_norm_target_dBFS, increase_only=True)
+            current[index] = wav_to_mel_spectrogram(samples)
         return current[index]
 
     def embed(audio: np.ndarray, spans: list[Span], batch: list[_Window]) -> np.ndarray:
@@ -277,7 +294,7 @@ def _centre(vectors: np.ndarray) -> np.ndarray:
 
 
 def _turns(
-    spans: list[Span], windows: list[_Window], labels: np.ndarray, embeddings: np.ndarray
+    spans: list[Span], windows: list[_Window], labels: np.ndarray
 ) -> list[tuple[float, float, int]]:
     """(start, end, speaker index) over every span: inside a span, the change from one window's
     speaker to the next's is placed halfway between their centres; runs shorter than MIN_TURN_S
