@@ -197,31 +197,47 @@ def _resemblyzer_embedder(encoder: Any) -> Embedder:  # resemblyzer.VoiceEncoder
             current[index] = wav_to_mel_spectrogram(samples)
         return current[index]
 
+    def embed_equal(mels: list[np.ndarray]) -> np.ndarray:
+        with torch.no_grad():
+            return encoder(torch.from_numpy(np.stack(mels)).to(encoder.device)).cpu().numpy()
+
     def embed(audio: np.ndarray, spans: list[Span], batch: list[_Window]) -> np.ndarray:
         mels = []
         for window in batch:
             first = round((window.start - spans[window.span][0]) / frame_s)
             frames = round((window.end - window.start) / frame_s)
             mels.append(span_mel(audio, spans, window.span)[first : first + frames])
-        vectors = np.zeros((len(batch), encoder.linear.out_features), dtype=np.float32)
-        # Windows of one length go through the model together; a short span's alone.
-        for length in sorted({len(mel) for mel in mels}):
-            chosen = [i for i, mel in enumerate(mels) if len(mel) == length]
-            stacked = torch.from_numpy(np.stack([mels[i] for i in chosen])).to(encoder.device)
-            with torch.no_grad():
-                vectors[chosen] = encoder(stacked).cpu().numpy()
-        return vectors
+        return _by_length(mels, embed_equal)
 
     return embed
 
 
 def _campplus_embedder(model: Any) -> Embedder:  # funasr.AutoModel
+    def embed_equal(pieces: list[np.ndarray]) -> np.ndarray:
+        results = model.generate(input=pieces, batch_size=len(pieces))
+        # One result for the batch, (windows, dimensions); one per window without batching.
+        return np.concatenate(
+            [r["spk_embedding"].cpu().numpy().reshape(len(r["spk_embedding"]), -1) for r in results]
+        )
+
     def embed(audio: np.ndarray, spans: list[Span], batch: list[_Window]) -> np.ndarray:
-        pieces = [_samples(audio, w.start, w.end) for w in batch]
-        results = model.generate(input=pieces)
-        return np.stack([np.asarray(r["spk_embedding"].cpu()).reshape(-1) for r in results])
+        return _by_length([_samples(audio, w.start, w.end) for w in batch], embed_equal)
 
     return embed
+
+
+def _by_length(
+    pieces: list[np.ndarray], embed_equal: Callable[[list[np.ndarray]], np.ndarray]
+) -> np.ndarray:
+    """Each piece's embedding, pieces of one length embedded together: a batch of unequal ones
+    would be padded, and the model would embed the padding too (a span shorter than a window
+    goes alone)."""
+    vectors: list[np.ndarray] = [np.empty(0)] * len(pieces)
+    for length in sorted({len(piece) for piece in pieces}):
+        chosen = [i for i, piece in enumerate(pieces) if len(piece) == length]
+        for i, vector in zip(chosen, embed_equal([pieces[i] for i in chosen]), strict=True):
+            vectors[i] = vector
+    return np.stack(vectors)
 
 
 # --- clustering ---

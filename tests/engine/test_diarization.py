@@ -169,6 +169,7 @@ def test_campplus_runs_through_funasr(tmp_path: Path, recordings: dict) -> None:
         model_sources={CAMPPLUS_PRESET: str(model_dir)}, cache_dir=tmp_path, device="cpu"
     )
     recording, spans = recordings["three"]
+    spans = spans[:3]  # FunASR embeds one window per call: a few spans are enough here
 
     turns = diarize(recording.audio, spans, method="campplus", config=config, max_speakers=3)
 
