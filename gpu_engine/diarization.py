@@ -86,11 +86,13 @@ def diarize(
     `num_speakers` fixes the count; otherwise it is found from the embeddings, kept within
     `min_speakers`..`max_speakers`. Raises JobCancelled between chunks of work once
     `should_cancel()` says so, ModelUnavailableError when the method's model cannot be had.
+    `on_progress` hears of a model download (CAM++'s first use), as recognition's loaders report
+    theirs. Spans past the end of `audio` are cut to it.
     """
     if method not in METHODS:
         raise EngineError(f"Unknown speaker method {method!r}: use {' or '.join(METHODS)}.")
     cancelled = should_cancel or (lambda: False)
-    spans = [(start, end) for start, end in sorted(speech) if end > start]
+    spans = _speech_in(speech, len(audio) / SAMPLE_RATE)
     windows = _windows(spans)
     if not windows:
         return _label([(start, end, 0) for start, end in spans])
@@ -98,7 +100,21 @@ def diarize(
     embeddings = np.concatenate(list(_embed_in_batches(embed, audio, spans, windows, cancelled)))
     low, high = _bounds(num_speakers, min_speakers, max_speakers, len(windows))
     labels = _cluster(embeddings, low, high)
-    return _label(_turns(spans, windows, labels, embeddings))
+    return _label(_turns(spans, windows, labels))
+
+
+def _speech_in(speech: list[Span], duration: float) -> list[Span]:
+    """The spans in order, cut to the audio's length, overlapping ones joined, empty ones gone."""
+    spans: list[Span] = []
+    for start, end in sorted(speech):
+        end = min(end, duration)
+        if end <= start:
+            continue
+        if spans and start <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(end, spans[-1][1]))
+        else:
+            spans.append((start, end))
+    return spans
 
 
 def _bounds(num: int | None, low: int | None, high: int | None, windows: int) -> tuple[int, int]:
@@ -145,7 +161,8 @@ def _embed_in_batches(
     for first in range(0, len(windows), EMBED_BATCH):
         if cancelled():
             raise JobCancelled()
-        vectors = embed(audio, spans, windows[first : first + EMBED_BATCH])
+        # Resemblyzer's embedding of digital silence divides zero by zero.
+        vectors = np.nan_to_num(embed(audio, spans, windows[first : first + EMBED_BATCH]))
         yield vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
 
 
@@ -175,10 +192,14 @@ def _resemblyzer_embedder(encoder: Any) -> Embedder:  # resemblyzer.VoiceEncoder
         if index not in current:
             current.clear()
             samples = _samples(audio, *spans[index])
-            current[index] = wav_to_mel_spectrogram(
-                normalize_volume(samples, audio_norm_target_dBFS, increase_only=True)
-            )
+            if np.any(samples):  # digital silence cannot be made louder (0 dBFS is -inf)
+                samples = normalize_volume(samples, audio_norm_target_dBFS, increase_only=True)
+            current[index] = wav_to_mel_spectrogram(samples)
         return current[index]
+
+    def embed_equal(mels: list[np.ndarray]) -> np.ndarray:
+        with torch.no_grad():
+            return encoder(torch.from_numpy(np.stack(mels)).to(encoder.device)).cpu().numpy()
 
     def embed(audio: np.ndarray, spans: list[Span], batch: list[_Window]) -> np.ndarray:
         mels = []
@@ -186,25 +207,37 @@ def _resemblyzer_embedder(encoder: Any) -> Embedder:  # resemblyzer.VoiceEncoder
             first = round((window.start - spans[window.span][0]) / frame_s)
             frames = round((window.end - window.start) / frame_s)
             mels.append(span_mel(audio, spans, window.span)[first : first + frames])
-        vectors = np.zeros((len(batch), encoder.linear.out_features), dtype=np.float32)
-        # Windows of one length go through the model together; a short span's alone.
-        for length in sorted({len(mel) for mel in mels}):
-            chosen = [i for i, mel in enumerate(mels) if len(mel) == length]
-            stacked = torch.from_numpy(np.stack([mels[i] for i in chosen])).to(encoder.device)
-            with torch.no_grad():
-                vectors[chosen] = encoder(stacked).cpu().numpy()
-        return vectors
+        return _by_length(mels, embed_equal)
 
     return embed
 
 
 def _campplus_embedder(model: Any) -> Embedder:  # funasr.AutoModel
+    def embed_equal(pieces: list[np.ndarray]) -> np.ndarray:
+        results = model.generate(input=pieces, batch_size=len(pieces))
+        # One result for the batch, (windows, dimensions); one per window without batching.
+        return np.concatenate(
+            [r["spk_embedding"].cpu().numpy().reshape(len(r["spk_embedding"]), -1) for r in results]
+        )
+
     def embed(audio: np.ndarray, spans: list[Span], batch: list[_Window]) -> np.ndarray:
-        pieces = [_samples(audio, w.start, w.end) for w in batch]
-        results = model.generate(input=pieces)
-        return np.stack([np.asarray(r["spk_embedding"].cpu()).reshape(-1) for r in results])
+        return _by_length([_samples(audio, w.start, w.end) for w in batch], embed_equal)
 
     return embed
+
+
+def _by_length(
+    pieces: list[np.ndarray], embed_equal: Callable[[list[np.ndarray]], np.ndarray]
+) -> np.ndarray:
+    """Each piece's embedding, pieces of one length embedded together: a batch of unequal ones
+    would be padded, and the model would embed the padding too (a span shorter than a window
+    goes alone)."""
+    vectors: list[np.ndarray] = [np.empty(0)] * len(pieces)
+    for length in sorted({len(piece) for piece in pieces}):
+        chosen = [i for i, piece in enumerate(pieces) if len(piece) == length]
+        for i, vector in zip(chosen, embed_equal([pieces[i] for i in chosen]), strict=True):
+            vectors[i] = vector
+    return np.stack(vectors)
 
 
 # --- clustering ---
@@ -277,7 +310,7 @@ def _centre(vectors: np.ndarray) -> np.ndarray:
 
 
 def _turns(
-    spans: list[Span], windows: list[_Window], labels: np.ndarray, embeddings: np.ndarray
+    spans: list[Span], windows: list[_Window], labels: np.ndarray
 ) -> list[tuple[float, float, int]]:
     """(start, end, speaker index) over every span: inside a span, the change from one window's
     speaker to the next's is placed halfway between their centres; runs shorter than MIN_TURN_S

@@ -5,8 +5,7 @@ bench/diarization.py.
 Each file is pieces of clips, each piece one reader, joined with numpy: with pauses of a faint
 noise floor between them, or with none. A piece's reference turns are where its samples are
 louder than its own peak less REFERENCE_DB and than its noise floor by ABOVE_NOISE_DB (short
-gaps bridged), so the reference does not
-come from the speech detector under test.
+gaps bridged), so the reference does not come from the speech detector under test.
 """
 
 from dataclasses import dataclass
@@ -22,14 +21,13 @@ READERS = {
     "librispeech-1995": "en_librispeech_1995-1837-0001.wav",
     "librispeech-1089": "en_librispeech_1089-134686-0001.wav",
     "warden": "en_two_cities_44s.wav",
-    "funasr-vad": "long_pauses_70s.wav",
     "funasr-example": "zh_funasr_asr_example.wav",
     "funasr-llamacpp": "zh_funasr_llamacpp_sample.wav",
-    "aishell": "zh_aishell_BAC009S0724W0121.wav",
 }
 # The pauses are not digital zeros: a faint noise floor (about -70 dBFS), as in a real room.
 NOISE_FLOOR = 3e-4
 FRAME_S = 0.01
+# A reference frame (FRAME_S) of speech is at most this far below the piece's loudest ...
 REFERENCE_DB = 40.0
 # ... and louder than its background noise (its quietest 5% of frames) by this much.
 NOISE_PERCENTILE = 5

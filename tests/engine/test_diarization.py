@@ -109,11 +109,13 @@ def test_bounds_on_the_number_found_are_respected(recordings: dict) -> None:
     assert len(speakers(diarize(three.audio, three_spans, min_speakers=2, max_speakers=4))) == 3
 
 
-def test_no_speech_gives_no_turns_and_a_short_span_one_speaker() -> None:
-    audio = np.zeros(16000 * 3, dtype=np.float32)
+def test_odd_speech_spans_still_give_turns_apart() -> None:
+    audio = np.zeros(16000 * 3, dtype=np.float32)  # digital silence
 
     assert diarize(audio, []) == []
-    assert diarize(audio, [(1.0, 1.2)]) == [Turn(1.0, 1.2, "S1")]
+    assert diarize(audio, [(1.0, 1.2)]) == [Turn(1.0, 1.2, "S1")]  # too short to embed
+    # Overlapping spans are joined, and cut where the audio ends.
+    assert diarize(audio, [(0.0, 2.0), (1.5, 5.0)]) == [Turn(0.0, 3.0, "S1")]
 
 
 def test_cancelling_stops_diarization() -> None:
@@ -167,6 +169,7 @@ def test_campplus_runs_through_funasr(tmp_path: Path, recordings: dict) -> None:
         model_sources={CAMPPLUS_PRESET: str(model_dir)}, cache_dir=tmp_path, device="cpu"
     )
     recording, spans = recordings["three"]
+    spans = spans[:3]  # FunASR embeds one window per call: a few spans are enough here
 
     turns = diarize(recording.audio, spans, method="campplus", config=config, max_speakers=3)
 
