@@ -108,8 +108,13 @@ def transcribe_file(
             num_speakers=options.num_speakers,
             min_speakers=options.min_speakers,
             max_speakers=options.max_speakers,
+            method=config.speaker_model,
             config=config,
             should_cancel=should_cancel,
+            # A first use of CAM++ downloads it: reported where diarizing stands, not from 0.
+            on_progress=lambda stage, _, message: on_progress(
+                stage, shares.diarizing_from, message
+            ),
         )
         segments = assign_speakers(segments, turns)
     on_progress(Stage.FINALIZING, _FINALIZING_AT, "Assembling the transcript")

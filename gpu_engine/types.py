@@ -27,6 +27,9 @@ class EngineConfig:
     # Processes finding speech for the jobs; None: one per core up to 4 (see
     # vad.detection_processes), 0: each job finds its own in its thread.
     vad_processes: int | None = None
+    # Who spoke when: "resemblyzer" (its weights ship in its wheel) or "campplus" (FunASR's CAM++,
+    # downloaded from the hub on first use); see gpu_engine.diarization.
+    speaker_model: str = "resemblyzer"
 
 
 @dataclass(frozen=True)

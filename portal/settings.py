@@ -361,6 +361,13 @@ BATCH_SECONDS = env.float("BATCH_SECONDS", default=0)
 # number (0: in each job's thread, where its Python frame loop competes for the GIL).
 _vad_processes = env("VAD_PROCESSES", default="auto")
 VAD_PROCESSES = None if _vad_processes == "auto" else int(_vad_processes)
+# The speaker model of jobs that identify speakers: "resemblyzer" (offline, the default) or
+# "campplus" (FunASR's CAM++, downloaded from the hub on first use, or from ASR_MODEL_SOURCES).
+SPEAKER_MODEL = env.str("SPEAKER_MODEL", default="resemblyzer")
+if SPEAKER_MODEL not in ("resemblyzer", "campplus"):
+    raise ImproperlyConfigured(
+        f"SPEAKER_MODEL={SPEAKER_MODEL!r}: it must be resemblyzer or campplus."
+    )
 # Jobs one worker runs at once (its Celery thread pool): their clips share the model's batches.
 WORKER_SLOTS = env.int("WORKER_SLOTS", default=4)
 # The worker's CPU priority below the web's (nice, 0-19): see transcription/tasks.py.

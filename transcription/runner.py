@@ -32,6 +32,7 @@ def engine_config() -> EngineConfig:
         batch_seconds=settings.BATCH_SECONDS,
         max_audio_s=settings.MAX_AUDIO_HOURS * 3600,
         vad_processes=settings.VAD_PROCESSES,
+        speaker_model=settings.SPEAKER_MODEL,
     )
 
 

@@ -8,7 +8,6 @@ import pytest
 
 from gpu_engine.diarization import (
     CAMPPLUS_PRESET,
-    CAMPPLUS_SOURCE,
     MAX_CLUSTERED,
     Turn,
     _cluster,
@@ -16,7 +15,7 @@ from gpu_engine.diarization import (
 )
 from gpu_engine.types import EngineConfig, EngineError, JobCancelled, ModelUnavailableError
 from gpu_engine.vad import Span, detect_speech
-from tests.engine.conftest import MODELS_DIR, ProgressLog
+from tests.engine.conftest import MODELS_DIR
 from tests.scoring import diarization_error_rate
 from tests.speaker_recordings import SpeakerRecording, build, speaker_recordings
 from tests.tiny_models import build_tiny_campplus
@@ -185,27 +184,6 @@ def test_campplus_from_a_missing_folder_is_unavailable(tmp_path: Path) -> None:
 
     with pytest.raises(ModelUnavailableError, match="'campplus' cannot be loaded: the folder"):
         diarize(np.zeros(32000, dtype=np.float32), [(0.0, 2.0)], method="campplus", config=config)
-
-
-@pytest.mark.slow  # the hub client retries for about 30 s before it gives up
-def test_campplus_not_on_this_worker_reports_a_download_then_fails_offline(
-    tmp_path: Path,
-) -> None:
-    config = EngineConfig(model_sources={}, cache_dir=tmp_path, device="cpu")
-    progress = ProgressLog()
-
-    with pytest.raises(
-        ModelUnavailableError,
-        match=rf"'campplus' .* could not be downloaded from {CAMPPLUS_SOURCE}",
-    ):
-        diarize(
-            np.zeros(32000, dtype=np.float32),
-            [(0.0, 2.0)],
-            method="campplus",
-            config=config,
-            on_progress=progress,
-        )
-    assert progress.stages == ["downloading_model"]
 
 
 def test_a_long_recordings_windows_are_clustered_from_a_sample() -> None:
