@@ -1,9 +1,11 @@
 """Editing a transcript through the API: each change a revision that restores exactly, reaching
 search and the exports; saves made on a stale version refused with 409; a rerun kept."""
 
+import io
 import json
 import threading
 
+import docx
 import pytest
 import srt
 from django.db import close_old_connections, connection, transaction
@@ -51,6 +53,14 @@ def exported(job: Job) -> dict:
         ],
         "json": json.loads(export_job(job, "json").content),
     }
+
+
+def every_export_as_text(job: Job) -> dict[str, str]:
+    """What each format says, as text: DOCX's paragraphs, the others as they are."""
+    job.refresh_from_db()
+    texts = {fmt: export_job(job, fmt).content for fmt in ("txt", "csv", "srt", "vtt", "json")}
+    document = docx.Document(io.BytesIO(export_job(job, "docx").content))
+    return texts | {"docx": "\n".join(paragraph.text for paragraph in document.paragraphs)}
 
 
 def test_every_change_is_a_revision_that_restores_exactly_and_reaches_the_exports(alice):
@@ -112,6 +122,11 @@ def test_every_change_is_a_revision_that_restores_exactly_and_reaches_the_export
     assert [(s["speaker_name"], s["text"]) for s in files["json"]["segments"]] == [
         ("Alice", "Hello there. General Grievous."), ("S2", "You are"), ("Alice", "a bold one."),
     ]  # fmt: skip
+
+    # Every format, DOCX included: the new name, the edited text, no merged-away speaker.
+    for fmt, text in every_export_as_text(job).items():
+        assert "Alice" in text and "General Grievous." in text, fmt
+        assert "Kenobi" not in text and "S3" not in text, fmt
 
     for version, state in enumerate(states[:-1]):
         current = len(changes) + version
