@@ -118,3 +118,19 @@ class Invitation(models.Model):
     @property
     def is_pending(self) -> bool:
         return self.accepted_at is None and not self.is_expired
+
+
+class Preferences(models.Model):
+    """What a user chose for the pages: kept per user, so it follows them to any browser. Blank:
+    what their browser says (its language, its time zone)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preferences"
+    )
+    language = models.CharField(max_length=16, blank=True)
+    time_zone = models.CharField(max_length=64, blank=True)
+    # An e-mail when a job of theirs that ran at least this long ends; null: no e-mails.
+    email_after_minutes = models.PositiveIntegerField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Preferences of {self.user}"
