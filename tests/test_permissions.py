@@ -349,6 +349,7 @@ ROWS: dict[str, Row] = {
         why="a worker answers, so ready, whoever asks",
     ),
     # Prometheus' metrics: a scraper's, not a user's (tests/test_metrics.py turns them on).
+    "jsi18n/": Row((Call("get", everyone(200)),), why="the pages' translations, before login too"),
     "metrics": Row(
         (Call("get", everyone(404)),), why="METRICS is off by default: no route to anyone"
     ),
