@@ -23,6 +23,7 @@ from transcription.api.serializers import (
     RecordingWithJobSerializer,
     SearchHitSerializer,
     UploadCreateSerializer,
+    RetryChoicesSerializer,
     UploadOptionsSerializer,
     UploadSerializer,
     UsageSerializer,
@@ -287,8 +288,10 @@ class JobViewSet(TranscriptEditing, viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"])
     def retry(self, request: Request, pk: str) -> Response:
         job = self.get_object()
+        choices = RetryChoicesSerializer(data=request.data, context={"job": job})
+        choices.is_valid(raise_exception=True)
         try:
-            job = services.job_retry(job=job, by=request.user)
+            job = services.job_retry(job=job, by=request.user, choices=choices.validated_data)
         except ValueError as refusal:
             raise ValidationError({"detail": f"Cannot retry: {refusal}."}) from None
         return Response(JobDetailSerializer(job, context={"request": request}).data)
