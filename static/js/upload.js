@@ -2,6 +2,7 @@
 // upload resumes), becomes a recording with its job, and that job is followed live.
 import {
   JobWatcher,
+  api,
   createRecordings,
   describeJob,
   errorText,
@@ -216,7 +217,23 @@ function addRow(file) {
   status.className = "row-status";
   status.setAttribute("data-testid", "row-status");
   status.textContent = "Waiting to upload";
-  head.append(name, size, status);
+  // Once its recording exists: a link to it, and Cancel while its job is queued or running.
+  const actions = document.createElement("span");
+  actions.className = "row-actions";
+  const open = document.createElement("a");
+  open.className = "button button-small button-secondary";
+  open.setAttribute("data-testid", "row-open");
+  open.textContent = gettext("Open recording");
+  open.hidden = true;
+  const cancel = document.createElement("button");
+  cancel.type = "button";
+  cancel.className = "button button-small button-secondary";
+  cancel.setAttribute("data-testid", "row-cancel");
+  cancel.textContent = gettext("Cancel");
+  cancel.setAttribute("aria-label", interpolate(gettext("Cancel %s"), [file.name]));
+  cancel.hidden = true;
+  actions.append(open, cancel);
+  head.append(name, size, status, actions);
 
   const bar = document.createElement("div");
   bar.className = "bar";
@@ -237,7 +254,7 @@ function addRow(file) {
   li.append(head, bar, message);
   li.dataset.state = "waiting";
   list.append(li);
-  return { li, status, bar, message };
+  return { li, status, bar, message, open, cancel };
 }
 
 function setRow(row, state, text, percent) {
@@ -268,6 +285,10 @@ function showJob(job) {
   row.message.removeAttribute("data-testid");
 
   const url = recordingUrl(form.dataset.recordingUrl, job.recording.id);
+  row.open.href = url;
+  row.open.hidden = false;
+  row.cancel.hidden = !(job.status === "queued" || job.status === "running");
+  row.cancel.onclick = () => cancelJob(row, job.id);
   if (job.status === "succeeded") {
     const link = document.createElement("a");
     link.href = url;
@@ -291,5 +312,18 @@ function showJob(job) {
     row.message.setAttribute("data-testid", "job-error");
     row.message.append(reason, " ", link);
     row.message.hidden = false;
+  }
+}
+
+async function cancelJob(row, jobId) {
+  row.cancel.disabled = true;
+  try {
+    showJob(await api(`jobs/${jobId}/cancel/`, { method: "POST" }));
+  } catch (error) {
+    row.message.className = "row-message error";
+    row.message.textContent = interpolate(gettext("Could not cancel: %s"), [error.message]);
+    row.message.hidden = false;
+  } finally {
+    row.cancel.disabled = false;
   }
 }
