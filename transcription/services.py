@@ -235,9 +235,7 @@ def _cancel(job: Job, *, by: AbstractBaseUser | None = None) -> None:
         progress.queue_moved(job)  # it left the queue: those behind it move up
 
 
-def job_retry(
-    *, job: Job, by: AbstractBaseUser | None = None, choices: dict | None = None
-) -> Job:
+def job_retry(*, job: Job, by: AbstractBaseUser | None = None, choices: dict | None = None) -> Job:
     """Run it again; a transcript it has (edited or not) is kept as a revision first, `by`
     its author. `choices` (model, language, hotwords, itn; validated) replace the job's."""
     if job.is_active:

@@ -286,6 +286,30 @@ export function liveSocket(path, { onOpen, onMessage, onClose }) {
   open();
 }
 
+// One /ws/jobs/ socket per page, shared by every listener ({onOpen, onMessage, onClose}): the
+// page's JobWatcher and the job-end notifier (notify.js) hear the same events.
+const jobListeners = new Set();
+let jobSocketOpen = null; // null: not opened yet; then whether it is connected now
+export function listenToJobs(listener) {
+  jobListeners.add(listener);
+  if (jobSocketOpen === null) {
+    jobSocketOpen = false;
+    liveSocket("/ws/jobs/", {
+      onOpen: () => {
+        jobSocketOpen = true;
+        for (const each of jobListeners) each.onOpen?.();
+      },
+      onMessage: (payload) => {
+        for (const each of jobListeners) each.onMessage(payload);
+      },
+      onClose: () => {
+        jobSocketOpen = false;
+        for (const each of jobListeners) each.onClose?.();
+      },
+    });
+  } else if (jobSocketOpen) listener.onOpen?.();
+}
+
 // Keeps the page's jobs current. The websocket only says "job N changed"; the state is always
 // re-read from the API, so dropped messages cost nothing. While the socket is down, active jobs
 // are polled instead, and the socket reconnects with a growing delay. "The queue moved" (another
@@ -321,7 +345,7 @@ export class JobWatcher {
   }
 
   connect() {
-    liveSocket("/ws/jobs/", {
+    listenToJobs({
       onOpen: () => {
         this.connected = true;
         this.refreshActive();
