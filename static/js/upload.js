@@ -32,6 +32,7 @@ let maxBytes = Infinity;
 let maxMb = null;
 let modelHotwords = {};
 let modelLanguages = {};
+let modelInfo = {};
 
 const watcher = new JobWatcher(showJob);
 loadOptions();
@@ -52,6 +53,7 @@ async function loadOptions() {
     );
     modelHotwords = options.model_hotwords || {};
     modelLanguages = options.model_languages || {};
+    modelInfo = options.model_info || {};
     showModelOptions();
     maxMb = options.max_upload_mb;
     maxBytes = maxMb * 1024 * 1024;
@@ -91,7 +93,18 @@ function offerModelLanguages() {
   if (languageSelect.selectedOptions[0]?.disabled) languageSelect.value = "auto";
 }
 
+// The chosen model's line: languages, strengths, and its recent speed on the workers.
+function showModelHelp() {
+  const info = modelInfo[modelSelect.value] ?? {};
+  const parts = info.description ? [info.description] : [];
+  if (info.speed_x != null) {
+    parts.push(interpolate(gettext("Lately %s× real time on the workers."), [info.speed_x]));
+  }
+  document.getElementById("model-help").textContent = parts.join(" ");
+}
+
 function showModelOptions() {
+  showModelHelp();
   showHotwordsNote();
   offerModelLanguages();
 }
