@@ -57,7 +57,7 @@ function showToast(text, url) {
   link.setAttribute("data-testid", "toast-link");
   const close = document.createElement("button");
   close.type = "button";
-  close.className = "link-button";
+  close.className = "toast-dismiss";
   close.textContent = "×";
   close.setAttribute("aria-label", gettext("Dismiss"));
   close.setAttribute("data-testid", "toast-dismiss");
