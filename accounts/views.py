@@ -41,7 +41,9 @@ def requires_email(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
 def notifications(request: HttpRequest) -> HttpResponse:
     """Job-end e-mails: the run length from which the user wants one (none by default)."""
     preferences, _created = Preferences.objects.get_or_create(user=request.user)
-    form = NotificationsForm(request.POST or None, instance=preferences)
+    form = NotificationsForm(
+        request.POST if request.method == "POST" else None, instance=preferences
+    )
     if request.method == "POST" and form.is_valid():
         form.save()
         messages.success(request, gettext("Notification settings saved."))

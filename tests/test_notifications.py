@@ -137,3 +137,14 @@ def test_the_options_describe_each_enabled_model_with_its_recent_speed(alice_api
     assert "Chinese" in info["sensevoice-small"]["description"]
     assert info["sensevoice-small"]["speed_x"] == 20.0
     assert info["whisper-base"]["speed_x"] is None
+
+
+def test_the_notifications_page_sets_and_clears_the_threshold(alice, client):
+    client.force_login(alice)
+
+    assert client.post("/accounts/notifications/", {"email_after_minutes": "45"}).status_code == 302
+    assert Preferences.objects.get(user=alice).email_after_minutes == 45
+    refused = client.post("/accounts/notifications/", {"email_after_minutes": "-1"})
+    assert refused.status_code == 200 and refused.context["form"].errors
+    client.post("/accounts/notifications/", {"email_after_minutes": ""})
+    assert Preferences.objects.get(user=alice).email_after_minutes is None
