@@ -160,3 +160,38 @@ def end_until_told(page: Page, job: Job, *, told: int) -> None:
         return page.get_by_test_id("toast").count() >= told
 
     wait_until(said_and_shown, timeout_s=15)
+
+
+def test_a_rerun_opens_preset_with_the_jobs_choices_and_shows_the_hotwords_used(
+    idle_portal, django_user_model, browser, tmp_path
+):
+    vera = django_user_model.objects.create_user("vera", password=BROWSER_PASSWORD)
+    job = JobFactory(
+        recording__owner=vera, status=JobStatus.FAILED, error="boom", language="en",
+        hotwords="Kenobi", itn=False,
+    )  # fmt: skip
+    with open_page(browser, viewport=PHONE) as page:
+        log_in(page, idle_portal, "vera")
+        page.goto(f"{idle_portal}/recordings/{job.recording_id}/")
+        expect(page.get_by_test_id("job-hotwords")).to_have_text("Hotwords used: Kenobi")
+        page.get_by_test_id("retry-button").click()
+        form = page.get_by_test_id("rerun-form")
+        expect(form.get_by_test_id("rerun-model")).to_have_value("whisper-base")
+        expect(form.get_by_test_id("rerun-language")).to_have_value("en")
+        expect(form.get_by_test_id("rerun-hotwords")).to_have_value("Kenobi")
+        expect(form.get_by_test_id("rerun-itn")).not_to_be_checked()
+        screenshot(page, tmp_path, "rerun")
+        # Paraformer transcribes Mandarin only: refused with the reason, nothing re-run.
+        form.get_by_test_id("rerun-model").select_option("paraformer-zh")
+        form.get_by_test_id("rerun-submit").click()
+        expect(form.get_by_test_id("rerun-error")).to_contain_text("language")
+        assert Job.objects.get(pk=job.pk).status == JobStatus.FAILED
+        form.get_by_test_id("rerun-model").select_option("whisper-base")
+        form.get_by_test_id("rerun-hotwords").fill("Kenobi\nSkywalker")
+        form.get_by_test_id("rerun-itn").check()
+        form.get_by_test_id("rerun-submit").click()
+        expect(page.get_by_test_id("job-status")).to_have_text("Queued")
+        expect(form).to_be_hidden()
+        expect(page.get_by_test_id("job-hotwords")).to_have_text("Hotwords used: Kenobi, Skywalker")
+    job.refresh_from_db()
+    assert (job.status, job.hotwords, job.itn) == (JobStatus.QUEUED, "Kenobi\nSkywalker", True)

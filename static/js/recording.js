@@ -129,7 +129,7 @@ rerunForm.addEventListener("submit", rerun);
 function openRerun() {
   const models = options?.models ?? [lastJob.model];
   fillSelect(rerunForm.elements.model, models.map((m) => [m, m]), lastJob.model);
-  const languages = [["auto", gettext("Detect")], ...Object.entries(languageNames)];
+  const languages = Object.entries(languageNames); // "auto" among them
   fillSelect(rerunForm.elements.language, languages, lastJob.language);
   rerunForm.elements.hotwords.value = (lastJob.hotwords ?? []).join("\n");
   rerunForm.elements.itn.checked = lastJob.itn;
