@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from accounts.models import Preferences
 from tests.factories import JobFactory, SucceededJobFactory
-from transcription import notifications
+from transcription import notifications, runner
 from transcription.models import Job, JobStatus
 
 pytestmark = pytest.mark.django_db
@@ -148,3 +148,27 @@ def test_the_notifications_page_sets_and_clears_the_threshold(alice, client):
     assert refused.status_code == 200 and refused.context["form"].errors
     client.post("/accounts/notifications/", {"email_after_minutes": ""})
     assert Preferences.objects.get(user=alice).email_after_minutes is None
+
+
+def test_the_worker_emails_when_it_ends_a_long_job(
+    alice, settings, mailoutbox, django_capture_on_commit_callbacks
+):
+    """The end the worker writes (here: given up after too many attempts) sends the mail."""
+    settings.PUBLIC_URL = "https://voxa.example.com"
+    alice.email = "alice@example.com"
+    alice.save()
+    Preferences.objects.create(user=alice, email_after_minutes=15)
+    job = JobFactory(
+        recording__owner=alice,
+        status=JobStatus.RUNNING,
+        worker="w1@host",
+        attempts=settings.JOB_MAX_ATTEMPTS + 1,
+        started_at=timezone.now() - timedelta(minutes=20),
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        runner._run_claimed(job)
+
+    assert Job.objects.get(pk=job.pk).status == JobStatus.FAILED
+    (mail,) = mailoutbox
+    assert "giving up" in mail.body
