@@ -181,12 +181,12 @@ def test_a_rerun_opens_preset_with_the_jobs_choices_and_shows_the_hotwords_used(
         expect(form.get_by_test_id("rerun-hotwords")).to_have_value("Kenobi")
         expect(form.get_by_test_id("rerun-itn")).not_to_be_checked()
         screenshot(page, tmp_path, "rerun")
-        # Paraformer transcribes Mandarin only: refused with the reason, nothing re-run.
+        # Paraformer transcribes Mandarin only: English is not offered with it.
         form.get_by_test_id("rerun-model").select_option("paraformer-zh")
-        form.get_by_test_id("rerun-submit").click()
-        expect(form.get_by_test_id("rerun-error")).to_contain_text("language")
-        assert Job.objects.get(pk=job.pk).status == JobStatus.FAILED
+        expect(form.get_by_test_id("rerun-language")).to_have_value("auto")
+        expect(form.locator("#rerun-language option[value=en]")).to_be_disabled()
         form.get_by_test_id("rerun-model").select_option("whisper-base")
+        form.get_by_test_id("rerun-language").select_option("en")
         form.get_by_test_id("rerun-hotwords").fill("Kenobi\nSkywalker")
         form.get_by_test_id("rerun-itn").check()
         form.get_by_test_id("rerun-submit").click()
@@ -194,4 +194,6 @@ def test_a_rerun_opens_preset_with_the_jobs_choices_and_shows_the_hotwords_used(
         expect(form).to_be_hidden()
         expect(page.get_by_test_id("job-hotwords")).to_have_text("Hotwords used: Kenobi, Skywalker")
     job.refresh_from_db()
-    assert (job.status, job.hotwords, job.itn) == (JobStatus.QUEUED, "Kenobi\nSkywalker", True)
+    assert (job.status, job.language, job.hotwords, job.itn) == (
+        JobStatus.QUEUED, "en", "Kenobi\nSkywalker", True
+    )  # fmt: skip

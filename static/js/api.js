@@ -189,6 +189,15 @@ export async function createRecordings(uploadIds, options) {
   return { status: response.status, body: await response.json().catch(() => null) };
 }
 
+// Offers in a language <select> only the codes a model can be told (`allowed`: its
+// options.model_languages entry, null for any); "auto" always.
+export function offerLanguages(select, allowed) {
+  for (const option of select.options) {
+    option.disabled = Boolean(allowed) && option.value !== "auto" && !allowed.includes(option.value);
+  }
+  if (select.selectedOptions[0]?.disabled) select.value = "auto";
+}
+
 export function isActive(job) {
   return ACTIVE.has(job.status);
 }

@@ -8,6 +8,7 @@ import {
   formatDate,
   getOptions,
   isActive,
+  offerLanguages,
   setBar,
   statusLabel,
 } from "./api.js";
@@ -124,6 +125,7 @@ cancelButton.addEventListener("click", () => act(cancelButton, "cancel"));
 retryButton.addEventListener("click", openRerun);
 document.getElementById("rerun-close").addEventListener("click", () => (rerunForm.hidden = true));
 rerunForm.addEventListener("submit", rerun);
+rerunForm.elements.model.addEventListener("change", offerModelLanguages);
 
 // The re-run form, preset with the job's current choices.
 function openRerun() {
@@ -131,11 +133,17 @@ function openRerun() {
   fillSelect(rerunForm.elements.model, models.map((m) => [m, m]), lastJob.model);
   const languages = Object.entries(languageNames); // "auto" among them
   fillSelect(rerunForm.elements.language, languages, lastJob.language);
+  offerModelLanguages();
   rerunForm.elements.hotwords.value = (lastJob.hotwords ?? []).join("\n");
   rerunForm.elements.itn.checked = lastJob.itn;
   rerunError.hidden = true;
   rerunForm.hidden = false;
   rerunForm.elements.model.focus();
+}
+
+function offerModelLanguages() {
+  const { model, language } = rerunForm.elements;
+  offerLanguages(language, options?.model_languages?.[model.value]);
 }
 
 function fillSelect(select, choices, current) {

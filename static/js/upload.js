@@ -8,6 +8,7 @@ import {
   errorText,
   formatBytes,
   getOptions,
+  offerLanguages,
   recordingUrl,
   setBar,
   uploadFile,
@@ -86,11 +87,7 @@ function showHotwordsNote() {
 
 // Offers only the languages the chosen model can be told.
 function offerModelLanguages() {
-  const allowed = modelLanguages[modelSelect.value];
-  for (const option of languageSelect.options) {
-    option.disabled = Boolean(allowed) && option.value !== "auto" && !allowed.includes(option.value);
-  }
-  if (languageSelect.selectedOptions[0]?.disabled) languageSelect.value = "auto";
+  offerLanguages(languageSelect, modelLanguages[modelSelect.value]);
 }
 
 // The chosen model's line: languages, strengths, and its recent speed on the workers.
