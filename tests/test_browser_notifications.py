@@ -7,7 +7,6 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
@@ -116,8 +115,6 @@ def test_without_permission_only_the_toast_shows(idle_portal, django_user_model,
         end_until_told(page, job, told=1)
         expect(page.get_by_test_id("toast")).to_contain_text("failed")
         assert page.evaluate("() => window.notificationsShown") == []
-        # The page and its toast pass the automated accessibility checks.
-        assert Axe().run(page).violations_count == 0
 
 
 def test_an_upload_row_cancels_and_follows_a_rerun_started_elsewhere(
