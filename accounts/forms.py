@@ -3,6 +3,7 @@
 from django import forms
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.forms import UserCreationForm
+from django.utils.translation import gettext_lazy as _
 
 from accounts.defaults import (
     MAX_RETENTION_DAYS,
@@ -11,7 +12,7 @@ from accounts.defaults import (
     model_choices,
     model_refusal,
 )
-from accounts.models import Membership, Role, Team
+from accounts.models import Membership, Preferences, Role, Team
 
 
 class TeamCreateForm(forms.ModelForm):
@@ -155,3 +156,12 @@ class SignupForm(UserCreationForm):
         if get_user_model().objects.filter(email__iexact=email).exists():
             raise forms.ValidationError("An account with this e-mail address exists already.")
         return email
+
+
+class NotificationsForm(forms.ModelForm):
+    class Meta:
+        model = Preferences
+        fields = ["email_after_minutes"]
+        labels = {"email_after_minutes": _("E-mail me when a job that ran at least this many "
+                                           "minutes ends")}  # fmt: skip
+        help_texts = {"email_after_minutes": _("Leave empty for no e-mails.")}

@@ -334,6 +334,13 @@ ROWS: dict[str, Row] = {
     "accounts/signup/": Row((Call("get", everyone(404)), Call("post", everyone(404)))),
     "accounts/password_change/": Row((Call("get", page()),)),
     "accounts/password_change/done/": Row((Call("get", page()),)),
+    # Each user's own job-end e-mail threshold: saving answers with a redirect back.
+    "accounts/notifications/": Row(
+        (
+            Call("get", page()),
+            Call("post", page(302), data=lambda w, visitor: {"email_after_minutes": "30"}),
+        )
+    ),
     # Without EMAIL_URL there is no password reset at all.
     "accounts/password_reset/": Row((Call("get", everyone(404)),)),
     "accounts/password_reset/done/": Row((Call("get", everyone(404)),)),

@@ -31,6 +31,7 @@ SEND_TIMEOUT_S = 5
 class ProgressPayload(TypedDict):
     job: int
     recording: int
+    owner: int  # the recording's uploader: their pages say when its job ends
     team: int | None  # the recording's team; None in its uploader's personal workspace
     status: str  # queued | running | succeeded | failed | cancelled
     stage: Stage
@@ -57,6 +58,7 @@ def payload_for(job: Job) -> ProgressPayload:
     return ProgressPayload(
         job=job.pk,
         recording=job.recording_id,
+        owner=job.recording.owner_id,
         team=job.recording.team_id,
         status=job.status,
         stage=job.stage,

@@ -15,7 +15,7 @@ from django.db import InterfaceError, OperationalError, close_old_connections
 from gpu_engine.device import describe_device, peak_gpu_memory, resolve_device
 from gpu_engine.stages import Stage
 from gpu_engine.types import EngineConfig, EngineError, JobCancelled, JobOptions
-from transcription import progress, services, storage
+from transcription import notifications, progress, services, storage
 from transcription.models import Job, JobLost, JobTelemetry, Recording, StoredCopy
 
 logger = logging.getLogger(__name__)
@@ -210,6 +210,7 @@ def _run_claimed(job: Job) -> None:
         )
     logger.info("Job %s %s on attempt %s", job.pk, job.status, job.attempts)
     progress.publish(job)
+    notifications.email_when_long(job)
 
 
 def _hand_back(job: Job, *, why: str) -> None:

@@ -235,9 +235,9 @@ def _cancel(job: Job, *, by: AbstractBaseUser | None = None) -> None:
         progress.queue_moved(job)  # it left the queue: those behind it move up
 
 
-def job_retry(*, job: Job, by: AbstractBaseUser | None = None) -> Job:
+def job_retry(*, job: Job, by: AbstractBaseUser | None = None, choices: dict | None = None) -> Job:
     """Run it again; a transcript it has (edited or not) is kept as a revision first, `by`
-    its author."""
+    its author. `choices` (model, language, hotwords, itn; validated) replace the job's."""
     if job.is_active:
         raise ValueError("the job is still queued or running")
     if not job.recording.has_audio:
@@ -246,6 +246,8 @@ def job_retry(*, job: Job, by: AbstractBaseUser | None = None) -> Job:
         )
     with transaction.atomic():
         editing.keep_for_rerun(job=job, author=by)
+        for name, value in (choices or {}).items():
+            setattr(job, name, value)
         job.reset_for_retry()
         _enqueue_on_commit(job)
         progress.publish(job)

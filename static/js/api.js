@@ -189,6 +189,15 @@ export async function createRecordings(uploadIds, options) {
   return { status: response.status, body: await response.json().catch(() => null) };
 }
 
+// Offers in a language <select> only the codes a model can be told (`allowed`: its
+// options.model_languages entry, null for any); "auto" always.
+export function offerLanguages(select, allowed) {
+  for (const option of select.options) {
+    option.disabled = Boolean(allowed) && option.value !== "auto" && !allowed.includes(option.value);
+  }
+  if (select.selectedOptions[0]?.disabled) select.value = "auto";
+}
+
 export function isActive(job) {
   return ACTIVE.has(job.status);
 }
@@ -286,6 +295,30 @@ export function liveSocket(path, { onOpen, onMessage, onClose }) {
   open();
 }
 
+// One /ws/jobs/ socket per page, shared by every listener ({onOpen, onMessage, onClose}): the
+// page's JobWatcher and the job-end notifier (notify.js) hear the same events.
+const jobListeners = new Set();
+let jobSocketOpen = null; // null: not opened yet; then whether it is connected now
+export function listenToJobs(listener) {
+  jobListeners.add(listener);
+  if (jobSocketOpen === null) {
+    jobSocketOpen = false;
+    liveSocket("/ws/jobs/", {
+      onOpen: () => {
+        jobSocketOpen = true;
+        for (const each of jobListeners) each.onOpen?.();
+      },
+      onMessage: (payload) => {
+        for (const each of jobListeners) each.onMessage(payload);
+      },
+      onClose: () => {
+        jobSocketOpen = false;
+        for (const each of jobListeners) each.onClose?.();
+      },
+    });
+  } else if (jobSocketOpen) listener.onOpen?.();
+}
+
 // Keeps the page's jobs current. The websocket only says "job N changed"; the state is always
 // re-read from the API, so dropped messages cost nothing. While the socket is down, active jobs
 // are polled instead, and the socket reconnects with a growing delay. "The queue moved" (another
@@ -321,7 +354,7 @@ export class JobWatcher {
   }
 
   connect() {
-    liveSocket("/ws/jobs/", {
+    listenToJobs({
       onOpen: () => {
         this.connected = true;
         this.refreshActive();

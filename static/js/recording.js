@@ -8,6 +8,7 @@ import {
   formatDate,
   getOptions,
   isActive,
+  offerLanguages,
   setBar,
   statusLabel,
 } from "./api.js";
@@ -22,6 +23,9 @@ const errorBox = document.getElementById("job-error");
 const cancelButton = document.getElementById("cancel-button");
 const retryButton = document.getElementById("retry-button");
 const transcript = document.getElementById("transcript");
+const hotwordsLine = document.getElementById("job-hotwords");
+const rerunForm = document.getElementById("rerun-form");
+const rerunError = document.getElementById("rerun-error");
 
 const jobId = Number(page.dataset.jobId) || null;
 const lines = jobId
@@ -30,11 +34,13 @@ const lines = jobId
 let renderedFinish = null; // finished_at of the transcript on screen
 let languageNames = {};
 let lastJob = null;
+let options = null;
 
 const watcher = new JobWatcher(showJob);
 if (jobId) load();
 getOptions()
-  .then((options) => {
+  .then((loaded) => {
+    options = loaded;
     languageNames = Object.fromEntries(options.languages.map(({ code, name }) => [code, name]));
     if (lastJob) showJob(lastJob);
   })
@@ -61,6 +67,10 @@ function showJob(job) {
   setBar(bar, job.progress);
   cancelButton.hidden = !active;
   retryButton.hidden = !(job.status === "failed" || job.status === "cancelled");
+  const hotwords = job.hotwords ?? [];
+  hotwordsLine.hidden = hotwords.length === 0;
+  hotwordsLine.textContent = interpolate(gettext("Hotwords used: %s"), [hotwords.join(", ")]);
+  if (active) rerunForm.hidden = true;
   if (job.status === "failed") showError(`Transcription failed: ${job.error || "no reason given"}`);
   else errorBox.hidden = true;
   showMeta(job.recording);
@@ -112,4 +122,47 @@ async function act(button, action) {
   }
 }
 cancelButton.addEventListener("click", () => act(cancelButton, "cancel"));
-retryButton.addEventListener("click", () => act(retryButton, "retry"));
+retryButton.addEventListener("click", openRerun);
+document.getElementById("rerun-close").addEventListener("click", () => (rerunForm.hidden = true));
+rerunForm.addEventListener("submit", rerun);
+rerunForm.elements.model.addEventListener("change", offerModelLanguages);
+
+// The re-run form, preset with the job's current choices.
+function openRerun() {
+  const models = options?.models ?? [lastJob.model];
+  fillSelect(rerunForm.elements.model, models.map((m) => [m, m]), lastJob.model);
+  const languages = Object.entries(languageNames); // "auto" among them
+  fillSelect(rerunForm.elements.language, languages, lastJob.language);
+  offerModelLanguages();
+  rerunForm.elements.hotwords.value = (lastJob.hotwords ?? []).join("\n");
+  rerunForm.elements.itn.checked = lastJob.itn;
+  rerunError.hidden = true;
+  rerunForm.hidden = false;
+  rerunForm.elements.model.focus();
+}
+
+function offerModelLanguages() {
+  const { model, language } = rerunForm.elements;
+  offerLanguages(language, options?.model_languages?.[model.value]);
+}
+
+function fillSelect(select, choices, current) {
+  select.replaceChildren(
+    ...choices.map(([value, label]) => new Option(label, value, false, value === current)),
+  );
+}
+
+async function rerun(event) {
+  event.preventDefault();
+  const { model, language, hotwords, itn } = rerunForm.elements;
+  const body = { model: model.value, language: language.value, hotwords: hotwords.value, itn: itn.checked };
+  try {
+    const job = await api(`jobs/${jobId}/retry/`, { method: "POST", body });
+    rerunForm.hidden = true;
+    showJob(job);
+    watcher.track(job);
+  } catch (error) {
+    rerunError.textContent = interpolate(gettext("Could not re-run: %s"), [error.message]);
+    rerunError.hidden = false;
+  }
+}

@@ -2,11 +2,13 @@
 // upload resumes), becomes a recording with its job, and that job is followed live.
 import {
   JobWatcher,
+  api,
   createRecordings,
   describeJob,
   errorText,
   formatBytes,
   getOptions,
+  offerLanguages,
   recordingUrl,
   setBar,
   uploadFile,
@@ -31,6 +33,7 @@ let maxBytes = Infinity;
 let maxMb = null;
 let modelHotwords = {};
 let modelLanguages = {};
+let modelInfo = {};
 
 const watcher = new JobWatcher(showJob);
 loadOptions();
@@ -51,6 +54,7 @@ async function loadOptions() {
     );
     modelHotwords = options.model_hotwords || {};
     modelLanguages = options.model_languages || {};
+    modelInfo = options.model_info || {};
     showModelOptions();
     maxMb = options.max_upload_mb;
     maxBytes = maxMb * 1024 * 1024;
@@ -83,14 +87,21 @@ function showHotwordsNote() {
 
 // Offers only the languages the chosen model can be told.
 function offerModelLanguages() {
-  const allowed = modelLanguages[modelSelect.value];
-  for (const option of languageSelect.options) {
-    option.disabled = Boolean(allowed) && option.value !== "auto" && !allowed.includes(option.value);
+  offerLanguages(languageSelect, modelLanguages[modelSelect.value]);
+}
+
+// The chosen model's line: languages, strengths, and its recent speed on the workers.
+function showModelHelp() {
+  const info = modelInfo[modelSelect.value] ?? {};
+  const parts = info.description ? [info.description] : [];
+  if (info.speed_x != null) {
+    parts.push(interpolate(gettext("Lately %s× real time on the workers."), [info.speed_x]));
   }
-  if (languageSelect.selectedOptions[0]?.disabled) languageSelect.value = "auto";
+  document.getElementById("model-help").textContent = parts.join(" ");
 }
 
 function showModelOptions() {
+  showModelHelp();
   showHotwordsNote();
   offerModelLanguages();
 }
@@ -216,7 +227,23 @@ function addRow(file) {
   status.className = "row-status";
   status.setAttribute("data-testid", "row-status");
   status.textContent = "Waiting to upload";
-  head.append(name, size, status);
+  // Once its recording exists: a link to it, and Cancel while its job is queued or running.
+  const actions = document.createElement("span");
+  actions.className = "row-actions";
+  const open = document.createElement("a");
+  open.className = "button button-small button-secondary";
+  open.setAttribute("data-testid", "row-open");
+  open.textContent = gettext("Open recording");
+  open.hidden = true;
+  const cancel = document.createElement("button");
+  cancel.type = "button";
+  cancel.className = "button button-small button-secondary";
+  cancel.setAttribute("data-testid", "row-cancel");
+  cancel.textContent = gettext("Cancel");
+  cancel.setAttribute("aria-label", interpolate(gettext("Cancel %s"), [file.name]));
+  cancel.hidden = true;
+  actions.append(open, cancel);
+  head.append(name, size, status, actions);
 
   const bar = document.createElement("div");
   bar.className = "bar";
@@ -237,7 +264,7 @@ function addRow(file) {
   li.append(head, bar, message);
   li.dataset.state = "waiting";
   list.append(li);
-  return { li, status, bar, message };
+  return { li, status, bar, message, open, cancel };
 }
 
 function setRow(row, state, text, percent) {
@@ -268,6 +295,10 @@ function showJob(job) {
   row.message.removeAttribute("data-testid");
 
   const url = recordingUrl(form.dataset.recordingUrl, job.recording.id);
+  row.open.href = url;
+  row.open.hidden = false;
+  row.cancel.hidden = !(job.status === "queued" || job.status === "running");
+  row.cancel.onclick = () => cancelJob(row, job.id);
   if (job.status === "succeeded") {
     const link = document.createElement("a");
     link.href = url;
@@ -291,5 +322,18 @@ function showJob(job) {
     row.message.setAttribute("data-testid", "job-error");
     row.message.append(reason, " ", link);
     row.message.hidden = false;
+  }
+}
+
+async function cancelJob(row, jobId) {
+  row.cancel.disabled = true;
+  try {
+    showJob(await api(`jobs/${jobId}/cancel/`, { method: "POST" }));
+  } catch (error) {
+    row.message.className = "row-message error";
+    row.message.textContent = interpolate(gettext("Could not cancel: %s"), [error.message]);
+    row.message.hidden = false;
+  } finally {
+    row.cancel.disabled = false;
   }
 }

@@ -245,6 +245,39 @@ def speaker_count_field() -> serializers.IntegerField:
     )
 
 
+def enabled_model(model: str) -> str:
+    if model not in settings.ASR_ENABLED_MODELS:
+        enabled = ", ".join(settings.ASR_ENABLED_MODELS)
+        raise serializers.ValidationError(f"'{model}' is not an enabled model ({enabled}).")
+    return model
+
+
+def hotwords_text(hotwords: str) -> str:
+    return "\n".join(clean_hotwords(hotwords))
+
+
+class RetryChoicesSerializer(serializers.Serializer):
+    """A re-run's other choices, each validated as at upload; one left out keeps the job's.
+    The job is in the context (the language is checked against the model it will run)."""
+
+    model = serializers.CharField(required=False, max_length=64)
+    language = serializers.ChoiceField(choices=list(LANGUAGES), required=False)
+    hotwords = serializers.CharField(required=False, allow_blank=True, max_length=20_000)
+    itn = serializers.BooleanField(required=False)
+
+    validate_model = staticmethod(enabled_model)
+    validate_hotwords = staticmethod(hotwords_text)
+
+    def validate(self, attrs: dict) -> dict:
+        job = self.context["job"]
+        refusal = language_refusal(
+            attrs.get("model", job.model), attrs.get("language", job.language)
+        )
+        if refusal:
+            raise serializers.ValidationError({"language": refusal})
+        return attrs
+
+
 class UploadOptionsSerializer(serializers.Serializer):
     language = serializers.ChoiceField(choices=list(LANGUAGES), default="auto")
     model = serializers.CharField(required=False, max_length=64)
@@ -264,14 +297,8 @@ class UploadOptionsSerializer(serializers.Serializer):
     def validate_team(self, team_id: int | None) -> Team | None:
         return member_team(self.context["request"].user, team_id)
 
-    def validate_model(self, model: str) -> str:
-        if model not in settings.ASR_ENABLED_MODELS:
-            enabled = ", ".join(settings.ASR_ENABLED_MODELS)
-            raise serializers.ValidationError(f"'{model}' is not an enabled model ({enabled}).")
-        return model
-
-    def validate_hotwords(self, hotwords: str) -> str:
-        return "\n".join(clean_hotwords(hotwords))
+    validate_model = staticmethod(enabled_model)
+    validate_hotwords = staticmethod(hotwords_text)
 
     def validate(self, attrs: dict) -> dict:
         if attrs["private"] and attrs["team"] is None:

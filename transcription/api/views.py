@@ -21,6 +21,7 @@ from transcription.api.serializers import (
     JobDetailSerializer,
     JobSerializer,
     RecordingWithJobSerializer,
+    RetryChoicesSerializer,
     SearchHitSerializer,
     UploadCreateSerializer,
     UploadOptionsSerializer,
@@ -30,6 +31,7 @@ from transcription.api.serializers import (
 from transcription.exports import FORMATS, export_job
 from transcription.forms import SearchForm
 from transcription.hotwords import LIST_STEWARDS_ONLY, model_hotword_support
+from transcription.model_choice import model_descriptions
 from transcription.models import JobStatus, Recording, Upload
 
 STEWARDS_ONLY = "Only its uploader and the team's owners and admins can change this recording."
@@ -287,8 +289,10 @@ class JobViewSet(TranscriptEditing, viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"])
     def retry(self, request: Request, pk: str) -> Response:
         job = self.get_object()
+        choices = RetryChoicesSerializer(data=request.data, context={"job": job})
+        choices.is_valid(raise_exception=True)
         try:
-            job = services.job_retry(job=job, by=request.user)
+            job = services.job_retry(job=job, by=request.user, choices=choices.validated_data)
         except ValueError as refusal:
             raise ValidationError({"detail": f"Cannot retry: {refusal}."}) from None
         return Response(JobDetailSerializer(job, context={"request": request}).data)
@@ -337,6 +341,8 @@ class OptionsView(APIView):
                     model: sorted(PRESET_LANGUAGES[model]) if model in PRESET_LANGUAGES else None
                     for model in settings.ASR_ENABLED_MODELS
                 },
+                # Per model: {"description", "speed_x"} (transcription.model_choice).
+                "model_info": model_descriptions(),
                 "max_upload_mb": settings.MAX_UPLOAD_MB,
                 "max_audio_hours": settings.MAX_AUDIO_HOURS,
             }
