@@ -408,12 +408,15 @@ def screenshot(page: Page, folder: Path, name: str) -> Path:
 AXE_FAILING_IMPACTS = {"serious", "critical"}
 
 
-def assert_accessible(page: Page) -> None:
-    """axe-core on the page as it stands: no serious or critical violation (each named, with
-    the elements it found, when the assertion fails)."""
+def assert_accessible(page: Page, rules: list[str] | None = None) -> None:
+    """axe-core on the page as it stands (all its rules, or only `rules`): no serious or critical
+    violation (each named, with the elements it found, when the assertion fails)."""
     from axe_playwright_python.sync_playwright import Axe
 
-    violations = Axe().run(page).response["violations"]
+    options = {"resultTypes": ["violations"]}
+    if rules:
+        options["runOnly"] = {"type": "rule", "values": rules}
+    violations = Axe().run(page, options=options).response["violations"]
     failing = [
         f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:5]}"
         for v in violations
