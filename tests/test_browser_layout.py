@@ -9,7 +9,14 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from accounts.models import Role
-from tests.conftest import BROWSER_PASSWORD, assert_accessible, log_in, open_page, screenshot
+from tests.conftest import (
+    BROWSER_PASSWORD,
+    assert_accessible,
+    log_in,
+    open_page,
+    screenshot,
+    wait_for_page,
+)
 from tests.factories import MembershipFactory, SucceededJobFactory, TeamFactory
 from transcription.models import HotwordList
 
@@ -163,3 +170,36 @@ def test_error_pages_are_styled_with_navigation(portal_server, browser, site):
         assert_accessible(page)
         page.get_by_test_id("error-home").click()
         expect(page).to_have_url(f"{portal_server}/")
+
+
+def test_the_skip_link_and_the_recording_pages_shortcuts(portal_server, browser, site):
+    job = SucceededJobFactory(
+        recording__owner=site["user"], recording__audio="en_librispeech_1995-1837-0001.wav"
+    )
+    with open_page(browser, viewport=DESKTOP) as page:
+        log_in(page, portal_server, "sam")
+        visit(page, f"{portal_server}/recordings/{job.recording_id}/", "[data-testid=segments] li")
+        page.keyboard.press("Tab")
+        skip = page.get_by_test_id("skip-link")
+        expect(skip).to_be_focused()
+        expect(skip).to_be_in_viewport()
+        page.keyboard.press("Enter")
+        expect(page.locator("#main")).to_be_focused()
+        wait_for_page(page, "() => document.getElementById('player').readyState >= 1")
+        for key, expected in [("l", 5), ("j", 0), ("j", 0), ("ArrowRight", 5), ("ArrowLeft", 0)]:
+            page.keyboard.press(key)
+            assert current_time(page) == expected, key
+        page.keyboard.press("n")  # the next line: the second starts at 2.5 s
+        wait_for_page(page, "() => document.getElementById('player').currentTime === 2.5")
+        page.keyboard.press("p")
+        wait_for_page(page, "() => document.getElementById('player').currentTime === 0")
+        # Not while typing: in a line's editor, l is a letter.
+        page.get_by_test_id("edit-line").first.click()
+        page.get_by_test_id("line-text").focus()
+        page.keyboard.press("l")
+        expect(page.get_by_test_id("line-text")).to_have_value("Hello there.l")
+        assert current_time(page) == 0
+
+
+def current_time(page: Page) -> float:
+    return page.evaluate("() => document.getElementById('player').currentTime")
