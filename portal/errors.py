@@ -21,6 +21,7 @@ from django.core.exceptions import (
 )
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.template import loader
 from django.utils.html import escape
 from rest_framework import status
 from rest_framework.exceptions import APIException, ParseError
@@ -53,9 +54,18 @@ def server_error(request: HttpRequest) -> HttpResponse:
 def _answer(request: HttpRequest, status: int, title: str, message: str) -> HttpResponse:
     if request.path.startswith("/api/"):
         return JsonResponse({"detail": message}, status=status)
-    # No template: rendering one with the request's context would ask the database for the user.
-    page = f"<!doctype html><title>{title}</title><h1>{title}</h1><p>{escape(message)}</p>"
-    return HttpResponse(page, status=status)
+    return HttpResponse(_error_page(status, title, message), status=status)
+
+
+def _error_page(status: int, title: str, message: str) -> str:
+    """The site's error page, rendered without the request: its context (the user, the
+    workspaces) would ask the database, which may be what failed. Should even the template fail
+    (static files not collected, say), a bare page still says what happened."""
+    try:
+        context = {"status": status, "title": title, "message": message}
+        return loader.render_to_string("500.html", context)
+    except Exception:  # answering an error must not raise another
+        return f"<!doctype html><title>{title}</title><h1>{title}</h1><p>{escape(message)}</p>"
 
 
 class RequestTooLarge(APIException):

@@ -402,3 +402,24 @@ def screenshot(page: Page, folder: Path, name: str) -> Path:
     page.screenshot(path=shot, full_page=True)
     print(f"screenshot: {shot}")
     return shot
+
+
+# axe-core's impacts that fail a page: the moderate and minor ones are reported, not failed.
+AXE_FAILING_IMPACTS = {"serious", "critical"}
+
+
+def assert_accessible(page: Page, rules: list[str] | None = None) -> None:
+    """axe-core on the page as it stands (all its rules, or only `rules`): no serious or critical
+    violation (each named, with the elements it found, when the assertion fails)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    options = {"resultTypes": ["violations"]}
+    if rules:
+        options["runOnly"] = {"type": "rule", "values": rules}
+    violations = Axe().run(page, options=options).response["violations"]
+    failing = [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:5]}"
+        for v in violations
+        if v["impact"] in AXE_FAILING_IMPACTS
+    ]
+    assert failing == [], f"{page.url}:\n" + "\n".join(failing)

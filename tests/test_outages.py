@@ -173,6 +173,7 @@ def test_with_postgresql_down_the_web_answers_503_with_a_clear_message(process_e
     assert "temporarily unavailable" in json.loads(api_body)["detail"]
     assert page_status == 503
     assert "temporarily unavailable" in page_body and "Traceback" not in page_body
+    assert 'data-testid="error-page"' in page_body  # the site's styled page, without the database
     assert login_status == 200  # what needs no database still works
 
 
@@ -194,4 +195,5 @@ def test_an_unanswering_redis_is_a_503_and_other_errors_a_plain_500():
     assert (api.status_code, api["Retry-After"]) == (503, "60")
     assert "temporarily unavailable" in json.loads(api.content)["detail"]
     assert page.status_code == 503 and b"temporarily unavailable" in page.content
+    assert b'data-testid="error-page"' in page.content
     assert (bug.status_code, json.loads(bug.content)) == (500, {"detail": SERVER_ERROR_MESSAGE})

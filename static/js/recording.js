@@ -90,7 +90,8 @@ function showJob(job) {
 function jobDetail(job) {
   const parts = [];
   if (isActive(job)) parts.push(describeJob(job));
-  if (job.message) parts.push(job.message);
+  // A running job's stage is in describeJob's words already: its message repeats it at times.
+  if (job.message && !parts.some((part) => part.includes(job.message))) parts.push(job.message);
   parts.push(job.model);
   const language = job.transcript?.language || job.language;
   if (language && language !== "auto") parts.push(languageNames[language] ?? language);
@@ -165,4 +166,40 @@ async function rerun(event) {
     rerunError.textContent = interpolate(gettext("Could not re-run: %s"), [error.message]);
     rerunError.hidden = false;
   }
+}
+
+// Keyboard shortcuts (listed on the page): not while typing, nor with a modifier held, and the
+// space bar not on a control it would press.
+const SEEK_STEP_S = 5;
+const TYPING = "input, textarea, select, [contenteditable], audio";
+const PRESSABLE = "button, a, summary";
+const SHORTCUTS = {
+  " ": () => togglePlay(),
+  k: () => togglePlay(),
+  j: () => seekBy(-SEEK_STEP_S),
+  ArrowLeft: () => seekBy(-SEEK_STEP_S),
+  l: () => seekBy(SEEK_STEP_S),
+  ArrowRight: () => seekBy(SEEK_STEP_S),
+  n: () => lines?.playLine(1),
+  p: () => lines?.playLine(-1),
+};
+
+document.addEventListener("keydown", (event) => {
+  const action = SHORTCUTS[event.key];
+  if (!action || event.ctrlKey || event.metaKey || event.altKey) return;
+  if (event.target.closest(TYPING)) return;
+  if (event.key === " " && event.target.closest(PRESSABLE)) return;
+  if (!player.src) return; // the audio was removed: nothing to play
+  event.preventDefault();
+  action();
+});
+
+function togglePlay() {
+  if (player.paused) player.play().catch(() => {});
+  else player.pause();
+}
+
+function seekBy(seconds) {
+  const end = Number.isFinite(player.duration) ? player.duration : Infinity;
+  player.currentTime = Math.min(end, Math.max(0, player.currentTime + seconds));
 }

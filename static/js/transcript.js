@@ -549,6 +549,14 @@ export class Transcript {
     this.list.children[this.segmentAt(seconds)]?.scrollIntoView({ block: "center" });
   }
 
+  // Plays the line after (step 1) or before (step -1) the one the player is in.
+  playLine(step) {
+    const now = this.player.currentTime;
+    const current = this.segments.findLastIndex((s) => s.start <= now + 0.05);
+    const target = this.segments[Math.max(0, current + step)];
+    if (target) this.startAt(target.start);
+  }
+
   segmentAt(seconds) {
     return this.segments.findIndex((s) => s.start <= seconds && seconds < s.end);
   }
