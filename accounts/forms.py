@@ -1,6 +1,7 @@
 """The team pages' forms, the invitation page's account form and the sign-up form."""
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.forms import UserCreationForm
 
@@ -11,7 +12,10 @@ from accounts.defaults import (
     model_choices,
     model_refusal,
 )
-from accounts.models import Membership, Role, Team
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Membership, Preferences, Role, Team
+from accounts.preferences import time_zone_choices
 
 
 class TeamCreateForm(forms.ModelForm):
@@ -155,3 +159,20 @@ class SignupForm(UserCreationForm):
         if get_user_model().objects.filter(email__iexact=email).exists():
             raise forms.ValidationError("An account with this e-mail address exists already.")
         return email
+
+
+class PreferencesForm(forms.ModelForm):
+    """The preferences page: a blank choice follows the browser."""
+
+    language = forms.ChoiceField(label=_("Language"), required=False)
+    time_zone = forms.ChoiceField(label=_("Time zone"), required=False)
+
+    class Meta:
+        model = Preferences
+        fields = ["language", "time_zone"]
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        browsers = [("", _("As my browser says"))]
+        self.fields["language"].choices = browsers + list(settings.LANGUAGES)
+        self.fields["time_zone"].choices = browsers + time_zone_choices()

@@ -4,13 +4,15 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from accounts.team_views import signup
-from accounts.views import LoginView, requires_email
+from accounts.views import LoginView, preferences, requires_email
 
 urlpatterns = [
     path("login/", LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     # Answers 404 unless settings.ALLOW_SIGNUP.
     path("signup/", signup, name="signup"),
+    # The user's language and time zone (blank: the browser's).
+    path("preferences/", preferences, name="preferences"),
     path("password_change/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path(
         "password_change/done/",

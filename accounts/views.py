@@ -3,7 +3,17 @@ from functools import wraps
 
 from django.conf import settings
 from django.contrib.auth import views as auth_views
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+from django.views.i18n import set_language
+
+from accounts.forms import PreferencesForm
+from accounts.preferences import preferences_of, preferences_update
 
 
 class LoginView(auth_views.LoginView):
@@ -28,3 +38,33 @@ def requires_email(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
         return view(request, *args, **kwargs)
 
     return wrapped
+
+
+@require_POST
+def language_set(request: HttpRequest) -> HttpResponse:
+    """The header's switch: Django's set_language (a cookie, for anyone), and for a signed-in
+    user their preference too, so the choice follows them to other browsers."""
+    response = set_language(request)
+    language = request.POST.get("language", "")
+    if request.user.is_authenticated and translation.check_for_language(language):
+        preferences_update(user=request.user, language=language)
+    return response
+
+
+@login_required
+def preferences(request: HttpRequest) -> HttpResponse:
+    form = PreferencesForm(request.POST or None, instance=preferences_of(request.user))
+    if request.method == "POST" and form.is_valid():
+        preferences_update(user=request.user, **form.cleaned_data)
+        language = form.cleaned_data["language"]
+        if language:
+            translation.activate(language)
+        messages.success(request, _("Preferences saved."))
+        response = redirect("preferences")
+        # This browser follows the choice at once; a blank one hands it back to Accept-Language.
+        if language:
+            response.set_cookie(settings.LANGUAGE_COOKIE_NAME, language)
+        else:
+            response.delete_cookie(settings.LANGUAGE_COOKIE_NAME)
+        return response
+    return render(request, "accounts/preferences.html", {"form": form})

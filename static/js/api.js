@@ -248,8 +248,16 @@ export function formatBytes(bytes) {
   return `${value.toFixed(unit && value < 10 ? 1 : 0)} ${units[unit]}`;
 }
 
-export function formatDate(iso) {
-  return iso ? new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" }) : "";
+// In the page's language and the user's time zone (both on <html>: base.html), so a date reads
+// like the text around it and like the server-rendered dates.
+export function formatDate(iso, timeStyle = "short") {
+  if (!iso) return "";
+  const root = document.documentElement;
+  return new Date(iso).toLocaleString(root.lang, {
+    dateStyle: "medium",
+    timeStyle,
+    timeZone: root.dataset.timeZone || undefined,
+  });
 }
 
 // "/recordings/0/" from the template, with the real id.

@@ -66,6 +66,9 @@ function showJob(job) {
   showMeta(job.recording);
 
   if (job.status === "succeeded" && job.transcript) {
+    // The lines speak the transcript's language, whatever the page's (screen readers, fonts).
+    const language = job.detected_language || job.transcript.language || job.language;
+    document.getElementById("segments").lang = language === "auto" ? "" : language;
     if (renderedFinish !== job.finished_at) lines.load();
     renderedFinish = job.finished_at;
     transcript.hidden = false;

@@ -265,7 +265,7 @@ function duration(seconds) {
 
 function timeOf(iso) {
   if (!iso) return DASH;
-  return new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "medium" });
+  return formatDate(iso, "medium");
 }
 
 // Online first, then by name, as the server lists them; only moved when the order changes.
