@@ -4,6 +4,7 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.forms import UserCreationForm
+from django.utils.translation import gettext_lazy as _
 
 from accounts.defaults import (
     MAX_RETENTION_DAYS,
@@ -12,8 +13,6 @@ from accounts.defaults import (
     model_choices,
     model_refusal,
 )
-from django.utils.translation import gettext_lazy as _
-
 from accounts.models import Membership, Preferences, Role, Team
 from accounts.preferences import time_zone_choices
 

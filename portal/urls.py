@@ -2,8 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog
 
-from operations.metrics import metrics_view
 from accounts.views import language_set
+from operations.metrics import metrics_view
 from portal import health
 
 urlpatterns = [

@@ -7,6 +7,7 @@ import {
   formatBytes,
   formatDate,
   getOptions,
+  failureText,
   isActive,
   setBar,
   statusLabel,
@@ -46,7 +47,7 @@ async function load() {
     showJob(job);
     watcher.track(job);
   } catch (error) {
-    showError(`Could not load the transcription: ${error.message}`);
+    showError(interpolate(gettext("Could not load the transcription: %(reason)s"), { reason: error.message }, true));
   }
 }
 
@@ -61,7 +62,7 @@ function showJob(job) {
   setBar(bar, job.progress);
   cancelButton.hidden = !active;
   retryButton.hidden = !(job.status === "failed" || job.status === "cancelled");
-  if (job.status === "failed") showError(`Transcription failed: ${job.error || "no reason given"}`);
+  if (job.status === "failed") showError(failureText(job));
   else errorBox.hidden = true;
   showMeta(job.recording);
 
@@ -87,13 +88,13 @@ function jobDetail(job) {
   parts.push(job.model);
   const language = job.transcript?.language || job.language;
   if (language && language !== "auto") parts.push(languageNames[language] ?? language);
-  if (job.status === "succeeded" && job.finished_at) parts.push(`finished ${formatDate(job.finished_at)}`);
+  if (job.status === "succeeded" && job.finished_at) parts.push(interpolate(gettext("finished %(date)s"), { date: formatDate(job.finished_at) }, true));
   return parts.join(" · ");
 }
 
 function showMeta(recording) {
   const parts = [clock(recording.duration_s), formatBytes(recording.size_bytes)];
-  parts.push(`uploaded ${formatDate(recording.created_at)}`);
+  parts.push(interpolate(gettext("uploaded %(date)s"), { date: formatDate(recording.created_at) }, true));
   document.getElementById("recording-meta").textContent = parts.join(" · ");
 }
 
@@ -109,7 +110,8 @@ async function act(button, action) {
     showJob(job);
     watcher.track(job);
   } catch (error) {
-    showError(`Could not ${action} the job: ${error.message}`);
+    const texts = { cancel: gettext("Could not cancel the job: %(reason)s"), retry: gettext("Could not retry the job: %(reason)s") };
+    showError(interpolate(texts[action], { reason: error.message }, true));
   } finally {
     button.disabled = false;
   }
