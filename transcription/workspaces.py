@@ -37,7 +37,9 @@ class Workspace:
     @property
     def in_words(self) -> str:
         """For sentences: "Files go into ..."."""
-        return f"the team {self.team.name}" if self.team else "your personal workspace"
+        if self.team:
+            return _("the team %(name)s") % {"name": self.team.name}
+        return _("your personal workspace")
 
     @property
     def choice_label(self) -> str:
