@@ -62,4 +62,6 @@ class PreferencesMiddleware:
             timezone.activate(zone)
         else:
             timezone.deactivate()
+        # For the pages' scripts (base.html): blank, they use the browser's own zone.
+        request.time_zone = zone.key if zone else ""
         return self.get_response(request)
