@@ -9,8 +9,9 @@ if (form) {
   form.elements.language.addEventListener("change", () => form.requestSubmit());
 }
 
+// IANA names ("Asia/Shanghai") are safe in a cookie as they are; the server reads them unquoted.
 const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
-const sent = document.cookie.split("; ").find((pair) => pair.startsWith(`${TIME_ZONE_COOKIE}=`));
-if (zone && sent !== `${TIME_ZONE_COOKIE}=${encodeURIComponent(zone)}`) {
-  document.cookie = `${TIME_ZONE_COOKIE}=${encodeURIComponent(zone)}; path=/; max-age=31536000; SameSite=Lax`;
+const sent = document.cookie.split("; ").includes(`${TIME_ZONE_COOKIE}=${zone}`);
+if (zone && !sent) {
+  document.cookie = `${TIME_ZONE_COOKIE}=${zone}; path=/; max-age=31536000; SameSite=Lax`;
 }

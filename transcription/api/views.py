@@ -12,8 +12,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.defaults import language_choices
 from accounts.models import Team
-from gpu_engine.presets import LANGUAGES, PRESET_LANGUAGES
+from gpu_engine.presets import PRESET_LANGUAGES
 from transcription import media, quotas, selectors, services, uploads
 from transcription.api.editing import TranscriptEditing
 from transcription.api.serializers import (
@@ -350,7 +351,7 @@ class OptionsView(APIView):
                 "model_hotwords": {
                     model: model_hotword_support(model) for model in settings.ASR_ENABLED_MODELS
                 },
-                "languages": [{"code": c, "name": n} for c, n in LANGUAGES.items()],
+                "languages": [{"code": c, "name": n} for c, n in language_choices()],
                 # The codes each model can be told besides "auto"; null: any of `languages`.
                 "model_languages": {
                     model: sorted(PRESET_LANGUAGES[model]) if model in PRESET_LANGUAGES else None
