@@ -122,10 +122,10 @@ export async function uploadFile(file, { team, onProgress, onRetry } = {}) {
         throw new Error(
           interpolate(
             gettext(
-              "the upload stopped at %(percent)s%% and was given up after %(failures)s retries " +
+              "the upload stopped at %(percent)s and was given up after %(failures)s retries " +
                 "(%(reason)s). Check the connection and upload the file again.",
             ),
-            { percent, failures, reason: error.message },
+            { percent: `${percent}%`, failures, reason: error.message },
             true,
           ),
         );

@@ -167,14 +167,14 @@ async function send({ file, options, batch, row }) {
     reject(row, file.name, interpolate(gettext("larger than the %(mb)s MB limit (%(size)s)."), { mb: maxMb, size: formatBytes(file.size) }, true));
     return;
   }
-  setRow(row, "uploading", interpolate(gettext("Uploading · %(percent)s%%"), { percent: 0 }, true), 0);
+  setRow(row, "uploading", interpolate(gettext("Uploading · %(percent)s"), { percent: "0%" }, true), 0);
   let response;
   try {
     const uploadId = await uploadFile(file, {
       team: options.team,
       onProgress: (fraction) => {
         const percent = Math.floor(fraction * 100);
-        const text = percent < 100 ? interpolate(gettext("Uploading · %(percent)s%%"), { percent }, true) : gettext("Checking the file…");
+        const text = percent < 100 ? interpolate(gettext("Uploading · %(percent)s"), { percent: `${percent}%` }, true) : gettext("Checking the file…");
         setRow(row, "uploading", text, percent);
       },
       onRetry: (attempt, delayMs, reason) => {
