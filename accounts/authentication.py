@@ -1,3 +1,4 @@
+from django.utils.translation import gettext_lazy as _
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
@@ -10,5 +11,5 @@ class ExpiringTokenAuthentication(TokenAuthentication):
     def authenticate_credentials(self, key: str) -> tuple:
         user, token = super().authenticate_credentials(key)
         if token_is_expired(token):
-            raise AuthenticationFailed("Token expired. POST /api/token/ gives a new one.")
+            raise AuthenticationFailed(_("Token expired. POST /api/token/ gives a new one."))
         return user, token

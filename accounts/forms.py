@@ -1,6 +1,7 @@
 """The team pages' forms, the invitation page's account form and the sign-up form."""
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.forms import UserCreationForm
 from django.utils.translation import gettext_lazy as _
@@ -13,24 +14,25 @@ from accounts.defaults import (
     model_refusal,
 )
 from accounts.models import Membership, Preferences, Role, Team
+from accounts.preferences import time_zone_choices
 
 
 class TeamCreateForm(forms.ModelForm):
     class Meta:
         model = Team
         fields = ["name"]
-        labels = {"name": "Team name"}
+        labels = {"name": _("Team name")}
 
 
 class TeamSettingsForm(forms.ModelForm):
-    default_model = forms.ChoiceField(label="Default model", required=False)
-    default_language = forms.ChoiceField(label="Default language")
+    default_model = forms.ChoiceField(label=_("Default model"), required=False)
+    default_language = forms.ChoiceField(label=_("Default language"))
     audio_retention_days = forms.IntegerField(
-        label="Keep audio for (days)",
+        label=_("Keep audio for (days)"),
         required=False,
         min_value=1,
         max_value=MAX_RETENTION_DAYS,
-        help_text="Older recordings lose their audio (transcripts stay). Empty: kept for ever.",
+        help_text=_("Older recordings lose their audio (transcripts stay). Empty: kept for ever."),
     )
 
     class Meta:
@@ -44,9 +46,9 @@ class TeamSettingsForm(forms.ModelForm):
             "audio_retention_days",
         ]
         labels = {
-            "name": "Team name",
-            "default_itn": "Write numbers as digits (ITN) by default",
-            "default_identify_speakers": "Identify speakers by default",
+            "name": _("Team name"),
+            "default_itn": _("Write numbers as digits (ITN) by default"),
+            "default_identify_speakers": _("Identify speakers by default"),
         }
 
     def __init__(self, *args: object, **kwargs: object) -> None:
@@ -81,8 +83,8 @@ def role_choices(*, owner_may: bool) -> list[tuple[str, str]]:
 
 
 class InvitationForm(forms.Form):
-    email = forms.EmailField(label="E-mail address")
-    role = forms.ChoiceField(label="Role", initial=Role.MEMBER)
+    email = forms.EmailField(label=_("E-mail address"))
+    role = forms.ChoiceField(label=_("Role"), initial=Role.MEMBER)
 
     def __init__(self, *args: object, owner_may: bool = False, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
@@ -90,12 +92,12 @@ class InvitationForm(forms.Form):
 
 
 class MemberRoleForm(forms.Form):
-    role = forms.ChoiceField(choices=Role.choices, label="Role")
+    role = forms.ChoiceField(choices=Role.choices, label=_("Role"))
 
 
 class TransferOwnershipForm(forms.Form):
     membership = forms.ModelChoiceField(
-        queryset=Membership.objects.none(), label="New owner", empty_label=None
+        queryset=Membership.objects.none(), label=_("New owner"), empty_label=None
     )
 
     def __init__(self, *args: object, team: Team, user: object, **kwargs: object) -> None:
@@ -107,9 +109,9 @@ class TransferOwnershipForm(forms.Form):
 
 class TeamDeleteForm(forms.Form):
     confirm = forms.BooleanField(
-        label="Delete the team with all its recordings and transcripts",
+        label=_("Delete the team with all its recordings and transcripts"),
         label_suffix="",
-        error_messages={"required": "Tick the box to confirm: this cannot be undone."},
+        error_messages={"required": _("Tick the box to confirm: this cannot be undone.")},
     )
 
 
@@ -119,17 +121,17 @@ class InvitationSignupForm(forms.Form):
 
     username = forms.CharField(
         max_length=150,
-        help_text="Letters, digits and @/./+/-/_ only.",
+        help_text=_("Letters, digits and @/./+/-/_ only."),
         widget=forms.TextInput(attrs={"autocomplete": "username", "autocapitalize": "none"}),
     )
     password1 = forms.CharField(
-        label="Password",
+        label=_("Password"),
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
         help_text=password_validation.password_validators_help_text_html(),
     )
     password2 = forms.CharField(
-        label="Password again",
+        label=_("Password again"),
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
@@ -138,14 +140,14 @@ class InvitationSignupForm(forms.Form):
         cleaned = super().clean()
         first, second = cleaned.get("password1"), cleaned.get("password2")
         if first and second and first != second:
-            self.add_error("password2", "The two passwords differ.")
+            self.add_error("password2", _("The two passwords differ."))
         return cleaned
 
 
 class SignupForm(UserCreationForm):
     """Open sign-up (settings.ALLOW_SIGNUP): username, e-mail address, password twice."""
 
-    email = forms.EmailField(label="E-mail address", help_text="Team invitations come here.")
+    email = forms.EmailField(label=_("E-mail address"), help_text=_("Team invitations come here."))
 
     class Meta(UserCreationForm.Meta):
         model = get_user_model()
@@ -154,7 +156,7 @@ class SignupForm(UserCreationForm):
     def clean_email(self) -> str:
         email = self.cleaned_data["email"]
         if get_user_model().objects.filter(email__iexact=email).exists():
-            raise forms.ValidationError("An account with this e-mail address exists already.")
+            raise forms.ValidationError(_("An account with this e-mail address exists already."))
         return email
 
 
@@ -165,3 +167,20 @@ class NotificationsForm(forms.ModelForm):
         labels = {"email_after_minutes": _("E-mail me when a job that ran at least this many "
                                            "minutes ends")}  # fmt: skip
         help_texts = {"email_after_minutes": _("Leave empty for no e-mails.")}
+
+
+class PreferencesForm(forms.ModelForm):
+    """The preferences page: a blank choice follows the browser."""
+
+    language = forms.ChoiceField(label=_("Language"), required=False)
+    time_zone = forms.ChoiceField(label=_("Time zone"), required=False)
+
+    class Meta:
+        model = Preferences
+        fields = ["language", "time_zone"]
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        browsers = [("", _("As my browser says"))]
+        self.fields["language"].choices = browsers + list(settings.LANGUAGES)
+        self.fields["time_zone"].choices = browsers + time_zone_choices()

@@ -13,6 +13,7 @@ from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from rest_framework.authtoken.models import Token
 
 from accounts.models import MANAGING_ROLES, Invitation, Membership, Role, Team, hash_token
@@ -284,7 +285,8 @@ def invitation_send(
     try:
         send_mail(
             # One line: a header with a line break in it would not be sent.
-            subject=f"Invitation to the team {' '.join(team.name.split())} on Voxa",
+            subject=gettext("Invitation to the team %(team)s on Voxa")
+            % {"team": " ".join(team.name.split())},
             message=render_to_string("accounts/invitation_email.txt", context),
             from_email=None,  # DEFAULT_FROM_EMAIL
             recipient_list=[email],

@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts import selectors, services
@@ -38,7 +39,7 @@ LOGIN_BACKEND = "django.contrib.auth.backends.ModelBackend"
 def _team(request: HttpRequest, pk: int) -> Team:
     team = selectors.team_of(request.user, pk)
     if team is None:
-        raise Http404("No such team.")
+        raise Http404(_("No such team."))
     return team
 
 
@@ -100,7 +101,9 @@ def teams(request: HttpRequest) -> HttpResponse:
     form = TeamCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         team = services.team_create(creator=request.user, name=form.cleaned_data["name"])
-        messages.success(request, f"Team {team.name} created: you are its owner.")
+        messages.success(
+            request, _("Team %(name)s created: you are its owner.") % {"name": team.name}
+        )
         return redirect("team", team.pk)
     return render(
         request,
@@ -129,7 +132,7 @@ def team_settings(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         team,
         lambda: services.team_update(team=team, by=request.user, **fields),
-        done="Settings saved.",
+        done=_("Settings saved."),
         settings_form=form,
     )
 
@@ -147,7 +150,7 @@ def team_delete(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         team,
         lambda: services.team_delete(team=team, by=request.user),
-        done=f"Team {team.name} deleted.",
+        done=_("Team %(name)s deleted.") % {"name": team.name},
         then=reverse("teams"),
     )
 
@@ -170,7 +173,11 @@ def team_invite(request: HttpRequest, pk: int) -> HttpResponse:
 
     try:
         return _change(
-            request, team, send, done=f"Invitation sent to {email}.", invitation_form=form
+            request,
+            team,
+            send,
+            done=_("Invitation sent to %(email)s.") % {"email": email},
+            invitation_form=form,
         )
     except ValidationError as invalid:
         _add_errors(form, invalid)
@@ -191,7 +198,7 @@ def invitation_revoke(request: HttpRequest, pk: int, invitation_id: int) -> Http
         request,
         team,
         lambda: services.invitation_revoke(invitation=invitation, by=request.user),
-        done=f"Invitation to {invitation.email} withdrawn.",
+        done=_("Invitation to %(email)s withdrawn.") % {"email": invitation.email},
     )
 
 
@@ -206,14 +213,14 @@ def member_role(request: HttpRequest, pk: int, user_id: int) -> HttpResponse:
     membership = _membership(team, user_id)
     role = request.POST.get("role", "")
     if role not in Role.values:
-        messages.error(request, "Choose a role: owner, admin or member.")
+        messages.error(request, _("Choose a role: owner, admin or member."))
         return _team_page(request, team, status=400)
     name = membership.user.get_username()
     return _change(
         request,
         team,
         lambda: services.member_set_role(membership=membership, role=role, by=request.user),
-        done=f"{name} is now {Role(role).label.lower()}.",
+        done=_("%(name)s is now %(role)s.") % {"name": name, "role": Role(role).label.lower()},
     )
 
 
@@ -228,7 +235,7 @@ def member_remove(request: HttpRequest, pk: int, user_id: int) -> HttpResponse:
         request,
         team,
         lambda: services.member_remove(membership=membership, by=request.user),
-        done=f"{membership.user.get_username()} was removed from the team.",
+        done=_("%(name)s was removed from the team.") % {"name": membership.user.get_username()},
     )
 
 
@@ -240,7 +247,7 @@ def team_leave(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         team,
         lambda: services.member_leave(team=team, user=request.user),
-        done=f"You left the team {team.name}.",
+        done=_("You left the team %(name)s.") % {"name": team.name},
         then=reverse("teams"),
     )
 
@@ -259,7 +266,7 @@ def team_transfer(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         team,
         lambda: services.team_transfer_ownership(team=team, by=request.user, to=to),
-        done=f"{to.user.get_username()} is now an owner; you are an admin.",
+        done=_("%(name)s is now an owner; you are an admin.") % {"name": to.user.get_username()},
         transfer_form=form,
     )
 
@@ -305,7 +312,7 @@ def _accept(request: HttpRequest, token: str, invitation: Invitation) -> HttpRes
         return _invitation_gone(request, gone, 410)
     except services.InvitationNotFound as missing:  # withdrawn meanwhile
         return _invitation_gone(request, missing, 404)
-    messages.success(request, f"Welcome to the team {invitation.team.name}.")
+    messages.success(request, _("Welcome to the team %(name)s.") % {"name": invitation.team.name})
     return redirect("team", invitation.team_id)
 
 
@@ -326,7 +333,10 @@ def _accept_as_new_user(request: HttpRequest, token: str, invitation: Invitation
             return _invitation_gone(request, missing, 404)
         else:
             login(request, user, backend=LOGIN_BACKEND)
-            messages.success(request, f"Welcome to Voxa and to the team {invitation.team.name}.")
+            messages.success(
+                request,
+                _("Welcome to Voxa and to the team %(name)s.") % {"name": invitation.team.name},
+            )
             return redirect("team", invitation.team_id)
     return _invitation_page(request, invitation, form=form)
 
@@ -342,13 +352,15 @@ def _add_errors(form, invalid: ValidationError, **renamed: str) -> None:
 def signup(request: HttpRequest) -> HttpResponse:
     """Open sign-up, where settings.ALLOW_SIGNUP allows it; else there is no such page."""
     if not settings.ALLOW_SIGNUP:
-        raise Http404("Sign-up is closed: accounts come from the administrator or an invitation.")
+        raise Http404(
+            _("Sign-up is closed: accounts come from the administrator or an invitation.")
+        )
     if request.user.is_authenticated:
         return redirect(settings.LOGIN_REDIRECT_URL)
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = form.save()
         login(request, user, backend=LOGIN_BACKEND)
-        messages.success(request, f"Welcome to Voxa, {user.get_username()}.")
+        messages.success(request, _("Welcome to Voxa, %(name)s.") % {"name": user.get_username()})
         return redirect(settings.LOGIN_REDIRECT_URL)
     return render(request, "registration/signup.html", {"form": form})

@@ -4,7 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from accounts.team_views import signup
-from accounts.views import LoginView, notifications, requires_email
+from accounts.views import LoginView, notifications, preferences, requires_email
 
 urlpatterns = [
     path("login/", LoginView.as_view(), name="login"),
@@ -12,6 +12,8 @@ urlpatterns = [
     # Answers 404 unless settings.ALLOW_SIGNUP.
     path("signup/", signup, name="signup"),
     path("notifications/", notifications, name="notifications"),
+    # The user's language and time zone (blank: the browser's).
+    path("preferences/", preferences, name="preferences"),
     path("password_change/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path(
         "password_change/done/",

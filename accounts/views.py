@@ -7,10 +7,14 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.translation import gettext
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+from django.views.i18n import set_language
 
-from accounts.forms import NotificationsForm
+from accounts.forms import NotificationsForm, PreferencesForm
 from accounts.models import Preferences
+from accounts.preferences import preferences_of, preferences_update
 
 
 class LoginView(auth_views.LoginView):
@@ -41,11 +45,39 @@ def requires_email(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
 def notifications(request: HttpRequest) -> HttpResponse:
     """Job-end e-mails: the run length from which the user wants one (none by default)."""
     preferences, _created = Preferences.objects.get_or_create(user=request.user)
-    form = NotificationsForm(
-        request.POST if request.method == "POST" else None, instance=preferences
-    )
+    form = NotificationsForm(request.POST or None, instance=preferences)
     if request.method == "POST" and form.is_valid():
         form.save()
-        messages.success(request, gettext("Notification settings saved."))
+        messages.success(request, _("Notification settings saved."))
         return redirect("notifications")
     return render(request, "accounts/notifications.html", {"form": form})
+
+
+@require_POST
+def language_set(request: HttpRequest) -> HttpResponse:
+    """The header's switch: Django's set_language (a cookie, for anyone), and for a signed-in
+    user their preference too, so the choice follows them to other browsers."""
+    response = set_language(request)
+    language = request.POST.get("language", "")
+    if request.user.is_authenticated and translation.check_for_language(language):
+        preferences_update(user=request.user, language=language)
+    return response
+
+
+@login_required
+def preferences(request: HttpRequest) -> HttpResponse:
+    form = PreferencesForm(request.POST or None, instance=preferences_of(request.user))
+    if request.method == "POST" and form.is_valid():
+        preferences_update(user=request.user, **form.cleaned_data)
+        language = form.cleaned_data["language"]
+        if language:
+            translation.activate(language)
+        messages.success(request, _("Preferences saved."))
+        response = redirect("preferences")
+        # This browser follows the choice at once; a blank one hands it back to Accept-Language.
+        if language:
+            response.set_cookie(settings.LANGUAGE_COOKIE_NAME, language)
+        else:
+            response.delete_cookie(settings.LANGUAGE_COOKIE_NAME)
+        return response
+    return render(request, "accounts/preferences.html", {"form": form})

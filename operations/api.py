@@ -2,6 +2,7 @@ from typing import Any
 
 from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext_lazy as _
 from rest_framework import generics, serializers, status
 from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
@@ -118,7 +119,10 @@ class QueueJobActionView(APIView):
         try:
             entry = self.job_action(actor=request.user, job=job)
         except actions.ActionRefused as refusal:
-            body = {"detail": f"Cannot do it: {refusal.detail}.", "audit": refusal.entry.pk}
+            body = {
+                "detail": _("Cannot do it: %(reason)s.") % {"reason": refusal.detail},
+                "audit": refusal.entry.pk,
+            }
             return Response(body, status=status.HTTP_409_CONFLICT)
         return Response({**job_answer(job), "audit": entry.pk})
 

@@ -1,5 +1,6 @@
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from operations.actions import MODEL_ACTIONS, WORKER_COMMANDS
@@ -13,7 +14,9 @@ class WorkerActionSerializer(serializers.Serializer):
 
     def validate(self, data: dict[str, Any]) -> dict[str, Any]:
         if data["action"] in MODEL_ACTIONS and not data.get("model"):
-            raise serializers.ValidationError({"model": "Name the model preset to load or unload."})
+            raise serializers.ValidationError(
+                {"model": _("Name the model preset to load or unload.")}
+            )
         return data
 
 

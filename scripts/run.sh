@@ -24,6 +24,9 @@ DATA_DIR=$(realpath -m "${DATA_DIR:-data}")
 export DATA_DIR WEB_HOST=${WEB_HOST:-127.0.0.1} WEB_PORT=${WEB_PORT:-8000} WORKER_SLOTS=${WORKER_SLOTS:-4}
 mkdir -p "$DATA_DIR/logs" data
 
+# The catalogs' .mo files are committed; with GNU gettext at hand they are rebuilt from the .po.
+have msgfmt || install_packages gettext || true
+have msgfmt && .venv/bin/python manage.py compilemessages --ignore .venv -v0
 .venv/bin/python manage.py migrate --noinput
 .venv/bin/python manage.py collectstatic --noinput -v0
 .venv/bin/python manage.py ensure_admin

@@ -10,6 +10,8 @@ source scripts/services.sh
 have chromium || install_packages chromium
 # Debian's nginx: tests/test_nginx.py runs it with the deployment's configuration.
 [ -x /usr/sbin/nginx ] || install_packages nginx
+# GNU gettext: tests/test_i18n.py runs makemessages to find strings left untranslated.
+have msgfmt || install_packages gettext
 
 # The settings refuse a key under 50 characters.
 export SECRET_KEY=${SECRET_KEY:-$(.venv/bin/python -c "import secrets; print(secrets.token_urlsafe(50))")}

@@ -333,6 +333,12 @@ ROWS: dict[str, Row] = {
     # Sign-up is off unless ALLOW_SIGNUP (tests/test_team_pages.py turns it on).
     "accounts/signup/": Row((Call("get", everyone(404)), Call("post", everyone(404)))),
     "accounts/password_change/": Row((Call("get", page()),)),
+    "accounts/preferences/": Row(
+        (
+            Call("get", page()),
+            Call("post", page(302), data=lambda w, role: {"language": "zh-hans"}),
+        )
+    ),
     "accounts/password_change/done/": Row((Call("get", page()),)),
     # Each user's own job-end e-mail threshold: saving answers with a redirect back.
     "accounts/notifications/": Row(
@@ -356,6 +362,13 @@ ROWS: dict[str, Row] = {
         why="a worker answers, so ready, whoever asks",
     ),
     # Prometheus' metrics: a scraper's, not a user's (tests/test_metrics.py turns them on).
+    "i18n/setlang/": Row(
+        (
+            Call("post", everyone(302), data=lambda w, role: {"language": "zh-hans"}),
+            Call("get", everyone(405)),
+        ),
+        why="the header's language switch, before login too",
+    ),
     "jsi18n/": Row((Call("get", everyone(200)),), why="the pages' translations, before login too"),
     "metrics": Row(
         (Call("get", everyone(404)),), why="METRICS is off by default: no route to anyone"

@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib.auth.models import AbstractBaseUser
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Team
 from transcription.hotwords import clean_hotwords
@@ -14,14 +15,17 @@ class HotwordListForm(forms.ModelForm):
         model = HotwordList
         fields = ["name", "words", "active"]
         widgets = {"words": forms.Textarea(attrs={"rows": 4})}
-        help_texts = {"words": "One word or phrase per line.", "active": "Add to every new job."}
+        help_texts = {
+            "words": _("One word or phrase per line."),
+            "active": _("Add to every new job."),
+        }
 
     def __init__(self, *args, owner: AbstractBaseUser, team: Team | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.instance.owner = owner
         self.instance.team = team
         if team is not None:
-            self.fields["active"].help_text = "Add to every job of the team's recordings."
+            self.fields["active"].help_text = _("Add to every job of the team's recordings.")
 
     def clean_words(self) -> str:
         return "\n".join(clean_hotwords(self.cleaned_data["words"]))
@@ -33,10 +37,10 @@ class HotwordListForm(forms.ModelForm):
         team = self.instance.team
         if team is None:
             taken = HotwordList.objects.filter(owner=self.instance.owner, team__isnull=True)
-            clash = "You already have a list with this name."
+            clash = _("You already have a list with this name.")
         else:
             taken = HotwordList.objects.filter(team=team)
-            clash = "The team already has a list with this name."
+            clash = _("The team already has a list with this name.")
         if taken.filter(name=name).exists():
             raise forms.ValidationError(clash)
         return name
@@ -44,9 +48,9 @@ class HotwordListForm(forms.ModelForm):
 
 class SearchForm(forms.Form):
     q = forms.CharField(
-        label="Search your transcripts",
+        label=_("Search your transcripts"),
         max_length=200,
-        error_messages={"required": "Type a word or phrase to search for."},
+        error_messages={"required": _("Type a word or phrase to search for.")},
     )
 
 
@@ -56,7 +60,7 @@ class RecordingMoveForm(forms.Form):
     team = forms.ModelChoiceField(
         queryset=None,
         empty_label=None,
-        error_messages={"invalid_choice": "You are not a member of that team."},
+        error_messages={"invalid_choice": _("You are not a member of that team.")},
         widget=forms.Select(attrs={"data-testid": "move-team"}),
     )
     private = forms.BooleanField(

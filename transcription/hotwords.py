@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Team
 from gpu_engine.presets import HOTWORDS_PROMPT, hotword_support, model_sources
@@ -12,17 +13,17 @@ from transcription.models import HotwordList
 MAX_HOTWORDS = 200
 MAX_HOTWORD_LENGTH = 100
 # What a team member is told, by the API and the pages, when they try to change a team's list.
-LIST_STEWARDS_ONLY = "Only the team's owners and admins can change its hotword lists."
+LIST_STEWARDS_ONLY = _("Only the team's owners and admins can change its hotword lists.")
 
 
 def clean_hotwords(text: str) -> list[str]:
     """One word or phrase a line. Never a path or URL: some engines would read or fetch it."""
     words = list(dict.fromkeys(line.strip() for line in text.splitlines() if line.strip()))
     if len(words) > MAX_HOTWORDS:
-        raise ValidationError(f"At most {MAX_HOTWORDS} hotwords.")
+        raise ValidationError(_("At most %(most)s hotwords.") % {"most": MAX_HOTWORDS})
     for word in words:
         if len(word) > MAX_HOTWORD_LENGTH or "://" in word or word.startswith(("/", "~", ".")):
-            raise ValidationError(f"Not a hotword: {word[:40]!r}.")
+            raise ValidationError(_("Not a hotword: %(word)r.") % {"word": word[:40]})
     return words
 
 

@@ -192,6 +192,11 @@ class Job(models.Model):
         return self.speaker_names.get(label) or label
 
     @property
+    def text_language(self) -> str:
+        """The transcript's language code, for the pages' lang attributes ("": unknown)."""
+        return self.detected_language or ("" if self.language == "auto" else self.language)
+
+    @property
     def hotword_list(self) -> list[str]:
         return [line.strip() for line in self.hotwords.splitlines() if line.strip()]
 

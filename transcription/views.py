@@ -6,6 +6,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_POST
 
@@ -63,14 +64,18 @@ def _speakers_note(job: Job) -> str:
         return ""
     low, high = job.min_speakers, job.max_speakers
     if job.num_speakers:
-        expected = f" ({job.num_speakers} expected)"
+        expected = _(" (%(count)s expected)") % {"count": job.num_speakers}
     elif low and high:
-        expected = f" ({low} to {high} expected)"
+        expected = _(" (%(low)s to %(high)s expected)") % {"low": low, "high": high}
     elif low or high:
-        expected = f" (at least {low})" if low else f" (at most {high})"
+        expected = (
+            _(" (at least %(low)s)") % {"low": low}
+            if low
+            else _(" (at most %(high)s)") % {"high": high}
+        )
     else:
         expected = ""
-    return f"Speakers: identified{expected}"
+    return _("Speakers: identified%(expected)s") % {"expected": expected}
 
 
 def _move_form(request: HttpRequest, recording: Recording) -> RecordingMoveForm | None:
@@ -87,7 +92,7 @@ def recording_move(request: HttpRequest, pk: int) -> HttpResponse:
     recording = get_object_or_404(selectors.recordings_for(request.user), pk=pk)
     if not selectors.may_move(request.user, recording):
         raise PermissionDenied(
-            "Only its uploader moves a recording, out of their personal workspace."
+            _("Only its uploader moves a recording, out of their personal workspace.")
         )
     form = RecordingMoveForm(request.POST, user=request.user)
     if form.is_valid():

@@ -13,6 +13,7 @@ from django.db.models import F
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from accounts.models import Team
@@ -31,12 +32,14 @@ class Workspace:
 
     @property
     def label(self) -> str:
-        return f"Team: {self.team.name}" if self.team else "Personal"
+        return _("Team: %(name)s") % {"name": self.team.name} if self.team else _("Personal")
 
     @property
     def in_words(self) -> str:
         """For sentences: "Files go into ..."."""
-        return f"the team {self.team.name}" if self.team else "your personal workspace"
+        if self.team:
+            return _("the team %(name)s") % {"name": self.team.name}
+        return _("your personal workspace")
 
     @property
     def choice_label(self) -> str:
@@ -93,7 +96,7 @@ def switch_workspace(request: HttpRequest) -> HttpResponse:
     else:
         team = selectors.team_for(request.user, asked)
         if team is None:
-            raise Http404("No such workspace.")
+            raise Http404(_("No such workspace."))
         request.session[SESSION_KEY] = team.pk
     return HttpResponseRedirect(_safe_next(request))
 

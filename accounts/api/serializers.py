@@ -1,4 +1,5 @@
 from django.core.validators import MaxValueValidator, MinValueValidator
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from accounts.defaults import (
@@ -41,7 +42,7 @@ class TeamSerializer(serializers.ModelSerializer):
 
     def validate_name(self, name: str) -> str:
         if not name.strip():
-            raise serializers.ValidationError("Give the team a name.")
+            raise serializers.ValidationError(_("Give the team a name."))
         return name.strip()
 
     def validate_default_model(self, model: str) -> str:

@@ -6,6 +6,7 @@ allow a change gets 403 with the reason (accounts.services says who may do what)
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import (
@@ -31,12 +32,12 @@ from accounts.models import MANAGING_ROLES, Invitation, Membership, Role, Team
 
 class Conflict(APIException):
     status_code = status.HTTP_409_CONFLICT
-    default_detail = "The team's rules do not allow this change."
+    default_detail = _("The team's rules do not allow this change.")
 
 
 class Gone(APIException):
     status_code = status.HTTP_410_GONE
-    default_detail = "This invitation can no longer be used."
+    default_detail = _("This invitation can no longer be used.")
 
 
 class MailUnavailable(APIException):
@@ -116,7 +117,7 @@ class TeamViewSet(ServiceErrors, viewsets.ModelViewSet):
         body.is_valid(raise_exception=True)
         to = team.memberships.filter(user_id=body.validated_data["user"]).first()
         if to is None:
-            raise ValidationError({"user": ["Choose a member of the team."]})
+            raise ValidationError({"user": [_("Choose a member of the team.")]})
         services.team_transfer_ownership(team=team, by=request.user, to=to)
         return Response(TeamSerializer(selectors.team_of(request.user, team.pk)).data)
 
@@ -129,7 +130,7 @@ class TeamScoped:
         if not hasattr(self, "_team"):
             team = selectors.team_of(self.request.user, self.kwargs["team_pk"])
             if team is None:
-                raise NotFound("No such team.")
+                raise NotFound(_("No such team."))
             self._team = team
         return self._team
 

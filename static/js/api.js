@@ -8,30 +8,30 @@ const MAX_BACKOFF_MS = 30000;
 const ACTIVE = new Set(["queued", "running"]);
 
 const STAGES = {
-  queued: "Waiting in queue",
-  downloading_model: "Downloading the model",
-  decoding: "Reading the audio",
-  segmenting: "Finding speech",
-  transcribing: "Transcribing",
-  diarizing: "Finding who spoke when",
-  finalizing: "Finishing",
+  queued: gettext("Waiting in queue"),
+  downloading_model: gettext("Downloading the model"),
+  decoding: gettext("Reading the audio"),
+  segmenting: gettext("Finding speech"),
+  transcribing: gettext("Transcribing"),
+  diarizing: gettext("Finding who spoke when"),
+  finalizing: gettext("Finishing"),
 };
 // A waiting job's place: "#3 in queue, starts in about 2 min".
 const QUEUE_TEXT = {
-  position: (n) => `#${n} in queue`,
-  soon: "starts in under a minute",
-  minutes: (m) => `starts in about ${m} min`,
-  hours: (h, m) => `starts in about ${h} h ${m} min`,
+  position: (n) => interpolate(gettext("#%(n)s in queue"), { n }, true),
+  soon: gettext("starts in under a minute"),
+  minutes: (m) => interpolate(gettext("starts in about %(m)s min"), { m }, true),
+  hours: (h, m) => interpolate(gettext("starts in about %(h)s h %(m)s min"), { h, m }, true),
 };
 // After a queue event, the waiting jobs are re-read at most this often (the queue moves at
 // every job a worker takes: a busy fleet would otherwise have each page read on each one).
 const QUEUE_REFRESH_MS = 2000;
 const STATUSES = {
-  queued: "Queued",
-  running: "Running",
-  succeeded: "Done",
-  failed: "Failed",
-  cancelled: "Cancelled",
+  queued: gettext("Queued"),
+  running: gettext("Running"),
+  succeeded: gettext("Done"),
+  failed: gettext("Failed"),
+  cancelled: gettext("Cancelled"),
 };
 
 export function csrfToken() {
@@ -57,8 +57,8 @@ export function errorText(body, status) {
     });
     if (parts.length) return parts.join(" ");
   }
-  if (status === 413) return "The file is too large for the server.";
-  return `The server answered with an error (HTTP ${status}).`;
+  if (status === 413) return gettext("The file is too large for the server.");
+  return interpolate(gettext("The server answered with an error (HTTP %(status)s)."), { status }, true);
 }
 
 export async function api(path, { method = "GET", body } = {}) {
@@ -120,8 +120,14 @@ export async function uploadFile(file, { team, onProgress, onRetry } = {}) {
         api(`uploads/${upload.id}/`, { method: "DELETE" }).catch(() => {});
         const percent = Math.floor((100 * offset) / file.size);
         throw new Error(
-          `the upload stopped at ${percent}% and was given up after ${failures} retries ` +
-            `(${error.message}). Check the connection and upload the file again.`,
+          interpolate(
+            gettext(
+              "the upload stopped at %(percent)s and was given up after %(failures)s retries " +
+                "(%(reason)s). Check the connection and upload the file again.",
+            ),
+            { percent: `${percent}%`, failures, reason: error.message },
+            true,
+          ),
         );
       }
       const delay = CHUNK_RETRY_DELAYS_MS[failures];
@@ -198,6 +204,12 @@ export function offerLanguages(select, allowed) {
   if (select.selectedOptions[0]?.disabled) select.value = "auto";
 }
 
+// A failed job's reason, for people.
+export function failureText(job) {
+  const reason = job.error || gettext("no reason given");
+  return interpolate(gettext("Transcription failed: %(reason)s"), { reason }, true);
+}
+
 export function isActive(job) {
   return ACTIVE.has(job.status);
 }
@@ -257,8 +269,16 @@ export function formatBytes(bytes) {
   return `${value.toFixed(unit && value < 10 ? 1 : 0)} ${units[unit]}`;
 }
 
-export function formatDate(iso) {
-  return iso ? new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" }) : "";
+// In the page's language and the user's time zone (both on <html>: base.html), so a date reads
+// like the text around it and like the server-rendered dates.
+export function formatDate(iso, timeStyle = "short") {
+  if (!iso) return "";
+  const root = document.documentElement;
+  return new Date(iso).toLocaleString(root.lang, {
+    dateStyle: "medium",
+    timeStyle,
+    timeZone: root.dataset.timeZone || undefined,
+  });
 }
 
 // "/recordings/0/" from the template, with the real id.

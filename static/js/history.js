@@ -49,7 +49,7 @@ async function loadPage(url) {
     nextPage = page.next;
     errorBox.hidden = true;
   } catch (error) {
-    showError(`Could not load your recordings: ${error.message}`);
+    showError(interpolate(gettext("Could not load your recordings: %(reason)s"), { reason: error.message }, true));
   } finally {
     moreButton.disabled = false;
     moreButton.hidden = !nextPage;
@@ -111,14 +111,14 @@ function addRow(recording) {
   const open = document.createElement("a");
   open.className = "button button-small button-secondary";
   open.href = recordingUrl(root.dataset.recordingUrl, recording.id);
-  open.textContent = "Open";
+  open.textContent = gettext("Open");
   open.setAttribute("data-testid", "open");
-  entry.rerun = button("Re-run", "rerun", () => rerun(entry));
+  entry.rerun = button(gettext("Re-run"), "rerun", () => rerun(entry));
   entry.cells.actions.append(
     open,
     entry.rerun,
-    button("Rename", "rename", () => startRename(entry)),
-    button("Delete", "delete", () => remove(entry), "button button-small button-danger"),
+    button(gettext("Rename"), "rename", () => startRename(entry)),
+    button(gettext("Delete"), "delete", () => remove(entry), "button button-small button-danger"),
   );
   rows.set(recording.id, entry);
   tbody.append(tr);
@@ -159,7 +159,7 @@ function fillRow(entry) {
 function languageOf(job) {
   if (!job) return "—";
   const code = job.detected_language || job.transcript?.language || job.language;
-  if (code === "auto") return "Auto";
+  if (code === "auto") return gettext("Auto");
   return languageNames[code] ?? code;
 }
 
@@ -182,7 +182,7 @@ async function rerun(entry) {
     showJob(job);
     watcher.track(job);
   } catch (error) {
-    showError(`Could not re-run “${entry.recording.name}”: ${error.message}`);
+    showError(interpolate(gettext("Could not re-run “%(name)s”: %(reason)s"), { name: entry.recording.name, reason: error.message }, true));
     fillRow(entry);
   }
 }
@@ -197,14 +197,14 @@ function startRename(entry) {
   input.value = entry.recording.name;
   input.maxLength = 255;
   input.required = true;
-  input.setAttribute("aria-label", "New name");
+  input.setAttribute("aria-label", gettext("New name"));
   input.setAttribute("data-testid", "rename-input");
   const save = document.createElement("button");
   save.type = "submit";
   save.className = "button button-small";
-  save.textContent = "Save";
+  save.textContent = gettext("Save");
   save.setAttribute("data-testid", "rename-save");
-  const cancel = button("Cancel", "rename-cancel", () => finishRename(entry));
+  const cancel = button(gettext("Cancel"), "rename-cancel", () => finishRename(entry));
   form.append(input, save, cancel);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -217,7 +217,7 @@ function startRename(entry) {
       entry.recording = { ...entry.recording, ...recording };
       finishRename(entry);
     } catch (error) {
-      showError(`Could not rename: ${error.message}`);
+      showError(interpolate(gettext("Could not rename: %(reason)s"), { reason: error.message }, true));
       save.disabled = false;
     }
   });
@@ -235,11 +235,11 @@ function finishRename(entry) {
 
 async function remove(entry) {
   const name = entry.recording.name;
-  if (!window.confirm(`Delete “${name}” and its transcripts? This cannot be undone.`)) return;
+  if (!window.confirm(interpolate(gettext("Delete “%(name)s” and its transcripts? This cannot be undone."), { name }, true))) return;
   try {
     await api(`recordings/${entry.recording.id}/`, { method: "DELETE" });
   } catch (error) {
-    showError(`Could not delete “${name}”: ${error.message}`);
+    showError(interpolate(gettext("Could not delete “%(name)s”: %(reason)s"), { name, reason: error.message }, true));
     return;
   }
   dropRow(entry);

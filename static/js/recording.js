@@ -7,6 +7,7 @@ import {
   formatBytes,
   formatDate,
   getOptions,
+  failureText,
   isActive,
   offerLanguages,
   setBar,
@@ -52,7 +53,7 @@ async function load() {
     showJob(job);
     watcher.track(job);
   } catch (error) {
-    showError(`Could not load the transcription: ${error.message}`);
+    showError(interpolate(gettext("Could not load the transcription: %(reason)s"), { reason: error.message }, true));
   }
 }
 
@@ -71,11 +72,14 @@ function showJob(job) {
   hotwordsLine.hidden = hotwords.length === 0;
   hotwordsLine.textContent = interpolate(gettext("Hotwords used: %s"), [hotwords.join(", ")]);
   if (active) rerunForm.hidden = true;
-  if (job.status === "failed") showError(`Transcription failed: ${job.error || "no reason given"}`);
+  if (job.status === "failed") showError(failureText(job));
   else errorBox.hidden = true;
   showMeta(job.recording);
 
   if (job.status === "succeeded" && job.transcript) {
+    // The lines speak the transcript's language, whatever the page's (screen readers, fonts).
+    const language = job.detected_language || job.transcript.language || job.language;
+    document.getElementById("segments").lang = language === "auto" ? "" : language;
     if (renderedFinish !== job.finished_at) lines.load();
     renderedFinish = job.finished_at;
     transcript.hidden = false;
@@ -95,13 +99,13 @@ function jobDetail(job) {
   parts.push(job.model);
   const language = job.transcript?.language || job.language;
   if (language && language !== "auto") parts.push(languageNames[language] ?? language);
-  if (job.status === "succeeded" && job.finished_at) parts.push(`finished ${formatDate(job.finished_at)}`);
+  if (job.status === "succeeded" && job.finished_at) parts.push(interpolate(gettext("finished %(date)s"), { date: formatDate(job.finished_at) }, true));
   return parts.join(" · ");
 }
 
 function showMeta(recording) {
   const parts = [clock(recording.duration_s), formatBytes(recording.size_bytes)];
-  parts.push(`uploaded ${formatDate(recording.created_at)}`);
+  parts.push(interpolate(gettext("uploaded %(date)s"), { date: formatDate(recording.created_at) }, true));
   document.getElementById("recording-meta").textContent = parts.join(" · ");
 }
 
@@ -117,7 +121,8 @@ async function act(button, action) {
     showJob(job);
     watcher.track(job);
   } catch (error) {
-    showError(`Could not ${action} the job: ${error.message}`);
+    const texts = { cancel: gettext("Could not cancel the job: %(reason)s"), retry: gettext("Could not retry the job: %(reason)s") };
+    showError(interpolate(texts[action], { reason: error.message }, true));
   } finally {
     button.disabled = false;
   }

@@ -47,14 +47,17 @@ function byLabel(a, b) {
 // Marks an editor whose save was refused as stale.
 function staleNote(text, testid) {
   const note = testable("p", "line-note", testid);
-  note.textContent = `Not saved: the transcript changed meanwhile. ${text}`;
+  note.textContent = `${gettext("Not saved: the transcript changed meanwhile.")} ${text}`;
   return note;
 }
 
 // Why a request failed, for people: the server's own words where it answered.
 function failure(what, error) {
-  if (error instanceof ApiError) return `Could not ${what}: ${error.message}`;
-  return `Could not ${what}: the server could not be reached. Check the connection and try again.`;
+  const reason =
+    error instanceof ApiError
+      ? error.message
+      : gettext("the server could not be reached. Check the connection and try again.");
+  return interpolate(gettext("Could not %(what)s: %(reason)s"), { what, reason }, true);
 }
 
 export class Transcript {
@@ -169,7 +172,7 @@ export class Transcript {
     item.dataset.start = String(segment.start);
     const time = button(`[${clock(segment.start)} – ${clock(segment.end)}]`, {
       className: "segment-time",
-      label: `Play from ${clock(segment.start)}`,
+      label: interpolate(gettext("Play from %(time)s"), { time: clock(segment.start) }, true),
     });
     const head = element("span", "segment-head");
     head.append(time);
@@ -182,10 +185,10 @@ export class Transcript {
     if (!this.mayEdit) return item;
     const draft = this.lineDrafts.get(segment.id);
     if (!draft) {
-      const edit = button("Edit", {
+      const edit = button(gettext("Edit"), {
         className: "button button-small button-secondary segment-edit",
         testid: "edit-line",
-        label: `Edit the line at ${clock(segment.start)}`,
+        label: interpolate(gettext("Edit the line at %(time)s"), { time: clock(segment.start) }, true),
       });
       item.append(edit);
       return item;
@@ -201,7 +204,7 @@ export class Transcript {
     const area = testable("textarea", "line-text", "line-text");
     area.value = draft.text;
     area.rows = 2;
-    area.setAttribute("aria-label", `Text of the line at ${clock(segment.start)}`);
+    area.setAttribute("aria-label", interpolate(gettext("Text of the line at %(time)s"), { time: clock(segment.start) }, true));
     area.addEventListener("input", () => {
       draft.text = area.value;
     });
@@ -217,29 +220,29 @@ export class Transcript {
     box.append(area);
     if (draft.stale) {
       box.classList.add("stale");
-      box.append(staleNote("Your text is kept here; check it and save again.", "line-note"));
+      box.append(staleNote(gettext("Your text is kept here; check it and save again."), "line-note"));
     }
 
     const tools = element("div", "line-tools");
     const picker = element("label", "line-speaker");
     const select = testable("select", null, "line-speaker");
-    if (!segment.speaker) select.append(new Option("No speaker", ""));
+    if (!segment.speaker) select.append(new Option(gettext("No speaker"), ""));
     for (const label of this.labels()) select.append(new Option(this.speakerName(label), label));
-    select.append(new Option("New speaker", NEW_SPEAKER));
+    select.append(new Option(gettext("New speaker"), NEW_SPEAKER));
     select.value = draft.speaker;
     select.addEventListener("change", () => {
       draft.speaker = select.value;
     });
-    picker.append(element("span", "line-speaker-label", "Speaker"), select);
+    picker.append(element("span", "line-speaker-label", gettext("Speaker")), select);
 
-    const save = button("Save", { className: "button button-small", testid: "line-save" });
+    const save = button(gettext("Save"), { className: "button button-small", testid: "line-save" });
     save.addEventListener("click", () => this.saveLine(segment.id));
-    const cancel = button("Cancel", { testid: "line-cancel" });
+    const cancel = button(gettext("Cancel"), { testid: "line-cancel" });
     cancel.addEventListener("click", () => this.closeLine(segment.id));
-    const split = button("Split at cursor", { testid: "line-split" });
-    split.title = "Splits the line in two where the cursor is in its text";
+    const split = button(gettext("Split at cursor"), { testid: "line-split" });
+    split.title = gettext("Splits the line in two where the cursor is in its text");
     split.addEventListener("click", () => this.splitLine(segment.id, area.selectionStart));
-    const join = button("Join with next", { testid: "line-join" });
+    const join = button(gettext("Join with next"), { testid: "line-join" });
     join.disabled = index === this.segments.length - 1;
     join.addEventListener("click", () => this.joinLine(segment.id));
     const actions = element("span", "line-actions");
@@ -348,9 +351,10 @@ export class Transcript {
     );
     if (!this.mayEdit) return item;
     const draft = this.speakerDrafts.get(label);
-    const toggle = button(draft ? "Close" : "Rename or merge", {
+    const action = draft ? gettext("Close") : gettext("Rename or merge");
+    const toggle = button(action, {
       testid: "speaker-edit",
-      label: `${draft ? "Close" : "Rename or merge"} ${this.speakerName(label)}`,
+      label: `${action} ${this.speakerName(label)}`,
     });
     toggle.setAttribute("aria-expanded", String(Boolean(draft)));
     toggle.addEventListener("click", () => {
@@ -383,8 +387,8 @@ export class Transcript {
       this.speakerDrafts.delete(label);
       this.renderSpeakers();
     });
-    name.append(element("span", null, `Name of ${label} in every line`), input);
-    const rename = button("Rename", { className: "button button-small", testid: "speaker-rename" });
+    name.append(element("span", null, interpolate(gettext("Name of %(label)s in every line"), { label }, true)), input);
+    const rename = button(gettext("Rename"), { className: "button button-small", testid: "speaker-rename" });
     rename.type = "submit";
     form.append(name, rename);
     form.addEventListener("submit", (event) => {
@@ -395,16 +399,16 @@ export class Transcript {
       );
     });
     if (draft.stale) {
-      form.append(staleNote("Your name is kept here; save it again.", "speaker-note"));
+      form.append(staleNote(gettext("Your name is kept here; save it again."), "speaker-note"));
     }
     const others = labels.filter((other) => other !== label);
     if (!others.length) return form;
     const into = element("label", "speaker-field");
     const select = testable("select", null, "speaker-merge-into");
     for (const other of others) select.append(new Option(this.speakerName(other), other));
-    const intoText = `Or give all of ${this.speakerName(label)}'s lines to`;
+    const intoText = interpolate(gettext("Or give all of %(name)s's lines to"), { name: this.speakerName(label) }, true);
     into.append(element("span", null, intoText), select);
-    const merge = button("Merge", { testid: "speaker-merge" });
+    const merge = button(gettext("Merge"), { testid: "speaker-merge" });
     merge.addEventListener("click", () => {
       const body = { speaker: label, into: select.value };
       this.write("merge the speakers", "speakers/merge/", "POST", body, () =>
@@ -438,8 +442,10 @@ export class Transcript {
       if (error instanceof ApiError && error.status === 409 && error.body?.version != null) {
         const drafts = [...this.lineDrafts.values(), ...this.speakerDrafts.values()];
         for (const draft of drafts) draft.stale = true;
-        const kept = drafts.length ? "; what you typed is kept below" : "";
-        this.say(`${error.message} The page shows it as it is now${kept}.`, "conflict");
+        const now = drafts.length
+          ? gettext("The page shows it as it is now; what you typed is kept below.")
+          : gettext("The page shows it as it is now.");
+        this.say(`${error.message} ${now}`, "conflict");
         await this.load();
       } else {
         this.say(failure(what, error));
@@ -470,14 +476,14 @@ export class Transcript {
     this.notice.querySelector(".orphans")?.remove();
     if (!this.orphans.length) return;
     const box = testable("div", "orphans", "orphans");
-    box.append(element("p", null, "What you typed into lines that are no longer there:"));
+    box.append(element("p", null, gettext("What you typed into lines that are no longer there:")));
     for (const text of this.orphans) {
       const area = element("textarea", "orphan-text");
       area.readOnly = true;
       area.value = text;
       box.append(area);
     }
-    const dismiss = button("Dismiss");
+    const dismiss = button(gettext("Dismiss"));
     dismiss.addEventListener("click", () => {
       this.orphans = [];
       this.renderOrphans();
@@ -503,7 +509,7 @@ export class Transcript {
 
   renderRevisions(revisions) {
     if (!revisions.length) {
-      const text = "No corrections yet: the transcript is as recognised.";
+      const text = gettext("No corrections yet: the transcript is as recognised.");
       this.revisionList.replaceChildren(element("li", "empty", text));
       return;
     }
@@ -512,7 +518,7 @@ export class Transcript {
       const meta = `${author} · ${formatDate(revision.created_at)}`;
       return this.revisionItem(revision.version, revision.summary || revision.action, meta);
     });
-    items.push(this.revisionItem(0, "Original: the transcript as recognised", ""));
+    items.push(this.revisionItem(0, gettext("Original: the transcript as recognised"), ""));
     this.revisionList.replaceChildren(...items);
   }
 
@@ -524,12 +530,12 @@ export class Transcript {
     if (meta) what.append(element("span", "hint revision-meta", meta));
     item.append(what);
     if (version === this.version) {
-      item.append(element("span", "status revision-current", "Current"));
+      item.append(element("span", "status revision-current", gettext("Current")));
     } else if (this.mayEdit) {
       const label = version
-        ? `Restore the transcript as it was after change ${version}`
-        : "Restore the original transcript";
-      const restore = button("Restore", { testid: "revision-restore", label });
+        ? interpolate(gettext("Restore the transcript as it was after change %(version)s"), { version }, true)
+        : gettext("Restore the original transcript");
+      const restore = button(gettext("Restore"), { testid: "revision-restore", label });
       restore.addEventListener("click", () =>
         this.write("restore that version", "restore/", "POST", { to: version }, () => {}),
       );

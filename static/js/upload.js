@@ -6,6 +6,7 @@ import {
   createRecordings,
   describeJob,
   errorText,
+  failureText,
   formatBytes,
   getOptions,
   offerLanguages,
@@ -59,12 +60,12 @@ async function loadOptions() {
     maxMb = options.max_upload_mb;
     maxBytes = maxMb * 1024 * 1024;
     document.getElementById("limits").textContent =
-      `Up to ${maxMb} MB and ${options.max_audio_hours} hours per file. ` +
-      "Each file is uploaded in pieces (resumed if the connection drops) and transcribed with " +
-      "the options above.";
+      interpolate(gettext("Up to %(mb)s MB and %(hours)s hours per file."), { mb: maxMb, hours: options.max_audio_hours }, true) +
+      " " +
+      gettext("Each file is uploaded in pieces (resumed if the connection drops) and transcribed with the options above.");
   } catch (error) {
     const box = document.getElementById("options-error");
-    box.textContent = `Could not load the upload options: ${error.message}`;
+    box.textContent = interpolate(gettext("Could not load the upload options: %(reason)s"), { reason: error.message }, true);
     box.hidden = false;
   }
 }
@@ -76,9 +77,9 @@ function showHotwordsNote() {
   const model = modelSelect.value;
   const support = modelHotwords[model];
   if (support === null) {
-    note.textContent = `${model} does not use hotwords: they are kept with the job but not applied.`;
+    note.textContent = interpolate(gettext("%(model)s does not use hotwords: they are kept with the job but not applied."), { model }, true);
   } else if (support === "prompt") {
-    note.textContent = `${model} takes hotwords as a prompt hint: they make these words likelier.`;
+    note.textContent = interpolate(gettext("%(model)s takes hotwords as a prompt hint: they make these words likelier."), { model }, true);
   } else {
     note.textContent = "";
   }
@@ -174,17 +175,17 @@ function pump() {
 
 async function send({ file, options, batch, row }) {
   if (file.size > maxBytes) {
-    reject(row, file.name, `larger than the ${maxMb} MB limit (${formatBytes(file.size)}).`);
+    reject(row, file.name, interpolate(gettext("larger than the %(mb)s MB limit (%(size)s)."), { mb: maxMb, size: formatBytes(file.size) }, true));
     return;
   }
-  setRow(row, "uploading", "Uploading · 0%", 0);
+  setRow(row, "uploading", interpolate(gettext("Uploading · %(percent)s"), { percent: "0%" }, true), 0);
   let response;
   try {
     const uploadId = await uploadFile(file, {
       team: options.team,
       onProgress: (fraction) => {
         const percent = Math.floor(fraction * 100);
-        const text = percent < 100 ? `Uploading · ${percent}%` : "Checking the file…";
+        const text = percent < 100 ? interpolate(gettext("Uploading · %(percent)s"), { percent: `${percent}%` }, true) : gettext("Checking the file…");
         setRow(row, "uploading", text, percent);
       },
       onRetry: (attempt, delayMs, reason) => {
@@ -226,7 +227,7 @@ function addRow(file) {
   const status = document.createElement("span");
   status.className = "row-status";
   status.setAttribute("data-testid", "row-status");
-  status.textContent = "Waiting to upload";
+  status.textContent = gettext("Waiting to upload");
   // Once its recording exists: a link to it, and Cancel while its job is queued or running.
   const actions = document.createElement("span");
   actions.className = "row-actions";
@@ -250,7 +251,7 @@ function addRow(file) {
   bar.setAttribute("role", "progressbar");
   bar.setAttribute("aria-valuemin", "0");
   bar.setAttribute("aria-valuemax", "100");
-  bar.setAttribute("aria-label", `Progress of ${file.name}`);
+  bar.setAttribute("aria-label", interpolate(gettext("Progress of %(name)s"), { name: file.name }, true));
   bar.setAttribute("data-testid", "row-bar");
   const fill = document.createElement("div");
   fill.className = "bar-fill";
@@ -275,7 +276,7 @@ function setRow(row, state, text, percent) {
 }
 
 function reject(row, fileName, reason) {
-  setRow(row, "rejected", "Rejected", 0);
+  setRow(row, "rejected", gettext("Rejected"), 0);
   row.bar.hidden = true;
   row.message.className = "row-message error";
   row.message.setAttribute("data-testid", "rejection");
@@ -304,7 +305,7 @@ function showJob(job) {
     link.href = url;
     link.className = "button button-small";
     link.setAttribute("data-testid", "open-transcript");
-    link.textContent = "Open transcript";
+    link.textContent = gettext("Open transcript");
     row.message.className = "row-message";
     row.message.append(link);
     row.message.hidden = false;
@@ -315,9 +316,9 @@ function showJob(job) {
   } else if (job.status === "failed" || job.status === "cancelled") {
     const link = document.createElement("a");
     link.href = url;
-    link.textContent = "Open the recording to retry";
+    link.textContent = gettext("Open the recording to retry");
     const failed = job.status === "failed";
-    const reason = failed ? `Transcription failed: ${job.error || "no reason given"}` : "Cancelled.";
+    const reason = failed ? failureText(job) : gettext("Cancelled.");
     row.message.className = failed ? "row-message error" : "row-message";
     row.message.setAttribute("data-testid", "job-error");
     row.message.append(reason, " ", link);

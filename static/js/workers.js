@@ -9,21 +9,21 @@ const OFFLINE_INTERVALS = Number(root.dataset.offlineIntervals) || 3;
 const QUEUE_REFRESH_MS = 5000;
 const DASH = "—";
 const STATES = {
-  running: "Running",
-  paused: "Paused",
-  draining: "Draining",
-  drained: "Drained",
-  offline: "Offline",
+  running: gettext("Running"),
+  paused: gettext("Paused"),
+  draining: gettext("Draining"),
+  drained: gettext("Drained"),
+  offline: gettext("Offline"),
 };
 const ACTIONS = {
-  clear_cache: "Clear cache",
-  pause: "Pause",
-  resume: "Resume",
-  drain: "Drain",
-  load_model: "Load model",
-  unload_model: "Unload model",
-  cancel_job: "Cancel job",
-  retry_job: "Retry job",
+  clear_cache: gettext("Clear cache"),
+  pause: gettext("Pause"),
+  resume: gettext("Resume"),
+  drain: gettext("Drain"),
+  load_model: gettext("Load model"),
+  unload_model: gettext("Unload model"),
+  cancel_job: gettext("Cancel job"),
+  retry_job: gettext("Retry job"),
 };
 const MODEL_ACTIONS = new Set(["load_model", "unload_model"]);
 // A heartbeat the worker wrote just before it was paused (or resumed) can arrive just after its
@@ -31,8 +31,8 @@ const MODEL_ACTIONS = new Set(["load_model", "unload_model"]);
 const ANSWER_HOLDS_STATE_MS = 2000;
 // The socket's refusals (operations.consumers): reconnecting would be refused again.
 const REFUSED = {
-  4401: "Your session has ended: log in again.",
-  4403: "This page is for site staff.",
+  4401: gettext("Your session has ended: log in again."),
+  4403: gettext("This page is for site staff."),
 };
 
 const list = document.getElementById("worker-list");
@@ -49,7 +49,7 @@ const cards = new Map(); // worker name -> {worker, receivedAt, card, parts}
 function connect() {
   liveSocket("/ws/workers/", {
     onOpen: () => {
-      liveState.textContent = "Live";
+      liveState.textContent = gettext("Live");
       errorBox.hidden = true;
     },
     onMessage: (message) => {
@@ -58,7 +58,7 @@ function connect() {
     },
     onClose: (event, delayMs) => {
       if (REFUSED[event.code]) {
-        liveState.textContent = "Not connected";
+        liveState.textContent = gettext("Not connected");
         showError(errorBox, REFUSED[event.code]);
         return false;
       }
@@ -168,18 +168,18 @@ function fillCard(entry) {
   }
   if (!worker.online) return;
   parts.facts.replaceChildren(
-    ...fact("Host", worker.host),
+    ...fact(gettext("Host"), worker.host),
     ...fact("PID", worker.pid),
-    ...fact("Queues", (worker.queues ?? []).join("\n")),
-    ...fact("Device", deviceOf(worker)),
+    ...fact(gettext("Queues"), (worker.queues ?? []).join("\n")),
+    ...fact(gettext("Device"), deviceOf(worker)),
     ...fact("Models loaded", (worker.loaded_models ?? []).map(modelName).join(", ") || "none"),
-    ...fact("Jobs done", worker.jobs_done),
-    ...fact("Jobs failed", worker.jobs_failed),
-    ...fact("Throughput", worker.throughput == null ? null : `${worker.throughput}× real time`),
-    ...fact("Out-of-memory events", worker.oom_events),
-    ...fact("Batch budget", batchBudgets(worker.batchers)),
-    ...fact("Uptime", duration(worker.uptime_s)),
-    ...fact("Version", worker.version),
+    ...fact(gettext("Jobs done"), worker.jobs_done),
+    ...fact(gettext("Jobs failed"), worker.jobs_failed),
+    ...fact(gettext("Throughput"), worker.throughput == null ? null : `${worker.throughput}× real time`),
+    ...fact(gettext("Out-of-memory events"), worker.oom_events),
+    ...fact(gettext("Batch budget"), batchBudgets(worker.batchers)),
+    ...fact(gettext("Uptime"), duration(worker.uptime_s)),
+    ...fact(gettext("Version"), worker.version),
   );
   parts.gpus.replaceChildren(...(worker.gpus ?? []).map(gpuMemory));
   parts.jobs.replaceChildren(...runningJobs(worker.running_jobs ?? []));
@@ -229,10 +229,10 @@ function gpuMemory(gpu) {
   bar.append(fill);
   const figures = element("dl", "gpu-figures");
   figures.append(
-    ...fact("Used", bytes(gpu.used_bytes)),
-    ...fact("Reserved by torch", bytes(gpu.reserved_bytes)),
-    ...fact("Free", bytes(gpu.free_bytes)),
-    ...fact("Total", bytes(gpu.total_bytes)),
+    ...fact(gettext("Used"), bytes(gpu.used_bytes)),
+    ...fact(gettext("Reserved by torch"), bytes(gpu.reserved_bytes)),
+    ...fact(gettext("Free"), bytes(gpu.free_bytes)),
+    ...fact(gettext("Total"), bytes(gpu.total_bytes)),
   );
   box.append(bar, figures);
   return box;
@@ -243,7 +243,7 @@ function bytes(value) {
 }
 
 function runningJobs(jobs) {
-  if (!jobs.length) return [element("p", "hint", "No job running.")];
+  if (!jobs.length) return [element("p", "hint", gettext("No job running."))];
   const items = element("ul", "running-jobs");
   for (const job of jobs) {
     const item = element("li", "", `Job ${job.id}: ${describeJob({ status: "running", ...job })}`);
@@ -265,7 +265,7 @@ function duration(seconds) {
 
 function timeOf(iso) {
   if (!iso) return DASH;
-  return new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "medium" });
+  return formatDate(iso, "medium");
 }
 
 // Online first, then by name, as the server lists them; only moved when the order changes.
@@ -398,7 +398,7 @@ function queueRow(job) {
   ];
   for (const [value, className] of cells) tr.append(element("td", className, shown(value)));
   const actions = element("td", "actions");
-  const cancel = element("button", "button button-small button-danger", "Cancel");
+  const cancel = element("button", "button button-small button-danger", gettext("Cancel"));
   cancel.type = "button";
   cancel.setAttribute("data-testid", "cancel-job");
   cancel.addEventListener("click", () => cancelJob(job, cancel));
@@ -409,7 +409,7 @@ function queueRow(job) {
 
 function totalsText(totals, shown) {
   const count = totals.jobs;
-  if (!count) return "Nothing is waiting.";
+  if (!count) return gettext("Nothing is waiting.");
   const parts = [
     `${count} job${count === 1 ? "" : "s"} waiting`,
     `${Number(totals.audio_hours).toFixed(2)} h of audio`,

@@ -4,6 +4,8 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Manager
 from django.urls import reverse
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from accounts.models import Team
@@ -30,7 +32,9 @@ def member_team(user: AbstractBaseUser, team_id: int | None) -> Team | None:
         return None
     team = team_for(user, team_id)
     if team is None:
-        raise serializers.ValidationError(f"You are not a member of team {team_id}.")
+        raise serializers.ValidationError(
+            _("You are not a member of team %(team)s.") % {"team": team_id}
+        )
     return team
 
 
@@ -226,10 +230,9 @@ class JobDetailSerializer(JobSerializer):
 
 
 MAX_SPEAKERS = 20
-SPEAKER_COUNT_ERRORS = {
-    "min_value": f"Say between 1 and {MAX_SPEAKERS} speakers.",
-    "max_value": f"Say between 1 and {MAX_SPEAKERS} speakers.",
-}
+# Lazy: each answer in the asker's language.
+SPEAKER_COUNT_ERROR = format_lazy(_("Say between 1 and {most} speakers."), most=MAX_SPEAKERS)
+SPEAKER_COUNT_ERRORS = {"min_value": SPEAKER_COUNT_ERROR, "max_value": SPEAKER_COUNT_ERROR}
 SPEAKER_COUNTS = ("num_speakers", "min_speakers", "max_speakers")
 
 
@@ -303,7 +306,7 @@ class UploadOptionsSerializer(serializers.Serializer):
     def validate(self, attrs: dict) -> dict:
         if attrs["private"] and attrs["team"] is None:
             raise serializers.ValidationError(
-                {"private": "Only a team's recording can be private."}
+                {"private": _("Only a team's recording can be private.")}
             )
         attrs.setdefault("model", settings.ASR_MODEL)
         refusal = language_refusal(attrs["model"], attrs["language"])
@@ -317,13 +320,18 @@ class UploadOptionsSerializer(serializers.Serializer):
         counted = {name: attrs[name] for name in SPEAKER_COUNTS if attrs[name] is not None}
         if attrs["num_speakers"] is not None and len(counted) > 1:
             raise serializers.ValidationError(
-                {"num_speakers": "Give the number of speakers or a range "
-                 "(min_speakers, max_speakers), not both."}
+                {"num_speakers": _("Give the number of speakers or a range "
+                                   "(min_speakers, max_speakers), not both.")}
             )  # fmt: skip
         low, high = attrs["min_speakers"], attrs["max_speakers"]
         if low is not None and high is not None and low > high:
             raise serializers.ValidationError(
-                {"min_speakers": f"min_speakers ({low}) is more than max_speakers ({high})."}
+                {
+                    "min_speakers": _(
+                        "min_speakers (%(low)s) is more than max_speakers (%(high)s)."
+                    )
+                    % {"low": low, "high": high}
+                }
             )
         if attrs["speakers"] is False and counted:
             raise serializers.ValidationError(
@@ -423,8 +431,12 @@ class HotwordListSerializer(serializers.ModelSerializer):
         if self.instance is not None:
             taken = taken.exclude(pk=self.instance.pk)
         if taken.filter(name=name).exists():
-            whose = "You already have" if team is None else "The team already has"
-            raise serializers.ValidationError({"name": f"{whose} a list with this name."})
+            clash = (
+                _("You already have a list with this name.")
+                if team is None
+                else _("The team already has a list with this name.")
+            )
+            raise serializers.ValidationError({"name": clash})
 
 
 class TranscriptSegmentSerializer(serializers.ModelSerializer):

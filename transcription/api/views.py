@@ -2,6 +2,7 @@ from django.conf import settings
 from django.http import HttpResponse
 from django.urls import reverse
 from django.utils.http import content_disposition_header
+from django.utils.translation import gettext_lazy as _
 from rest_framework import generics, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
@@ -11,8 +12,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.defaults import language_choices
 from accounts.models import Team
-from gpu_engine.presets import LANGUAGES, PRESET_LANGUAGES
+from gpu_engine.presets import PRESET_LANGUAGES
 from transcription import media, quotas, selectors, services, uploads
 from transcription.api.editing import TranscriptEditing
 from transcription.api.serializers import (
@@ -34,7 +36,7 @@ from transcription.hotwords import LIST_STEWARDS_ONLY, model_hotword_support
 from transcription.model_choice import model_descriptions
 from transcription.models import JobStatus, Recording, Upload
 
-STEWARDS_ONLY = "Only its uploader and the team's owners and admins can change this recording."
+STEWARDS_ONLY = _("Only its uploader and the team's owners and admins can change this recording.")
 # No room left in the workspace: for storage, the upload is too large (413); for audio hours,
 # 429 as for the API's other quotas: the limit is a rate (hours a month) and lifts next month,
 # while 403 would read as "you may not", which the API answers to roles.
@@ -66,7 +68,7 @@ def requested_workspace(request: Request) -> Team | str | None:
         return selectors.PERSONAL
     team = selectors.team_for(request.user, asked)
     if team is None:
-        raise NotFound(f"No such workspace: {asked[:40]}.")
+        raise NotFound(_("No such workspace: %(name)s.") % {"name": asked[:40]})
     return team
 
 
@@ -93,8 +95,10 @@ class RecordingViewSet(
             raise ValidationError(
                 {
                     "files": [
-                        "Attach one or more audio files in the field 'files', or name finished "
-                        "uploads in the field 'uploads'."
+                        _(
+                            "Attach one or more audio files in the field 'files', or name "
+                            "finished uploads in the field 'uploads'."
+                        )
                     ]
                 }
             )
@@ -130,7 +134,9 @@ class RecordingViewSet(
         found = selectors.uploads_for(request.user).in_bulk(wanted)
         unknown = [str(upload_id) for upload_id in wanted if upload_id not in found]
         if unknown:
-            raise ValidationError({"uploads": [f"No such upload: {', '.join(unknown)}."]})
+            raise ValidationError(
+                {"uploads": [_("No such upload: %(ids)s.") % {"ids": ", ".join(unknown)}]}
+            )
         return [found[upload_id] for upload_id in wanted]
 
     def perform_update(self, serializer: RecordingWithJobSerializer) -> None:
@@ -145,16 +151,18 @@ class RecordingViewSet(
     def _move(self, recording: Recording, team_id: int, private: bool) -> None:
         if not selectors.may_move(self.request.user, recording):
             raise PermissionDenied(
-                "Only its uploader can move a recording, and only from their personal workspace."
+                _("Only its uploader can move a recording, and only from their personal workspace.")
             )
         team = selectors.team_for(self.request.user, team_id)
         if team is None:
-            raise ValidationError({"team": [f"You are not a member of team {team_id}."]})
+            raise ValidationError(
+                {"team": [_("You are not a member of team %(team)s.") % {"team": team_id}]}
+            )
         services.recording_move(recording=recording, team=team, private=private)
 
     def _set_private(self, recording: Recording, private: bool) -> None:
         if recording.team_id is None:
-            raise ValidationError({"private": ["Only a team's recording can be private."]})
+            raise ValidationError({"private": [_("Only a team's recording can be private.")]})
         services.recording_set_private(recording=recording, private=private)
 
     def perform_destroy(self, recording) -> None:
@@ -164,11 +172,14 @@ class RecordingViewSet(
     def audio(self, request: Request, pk: str) -> HttpResponse:
         recording = self.get_object()
         if not recording.has_audio:
+            removed = _(
+                "The audio was removed on %(date)s (the team's retention period); "
+                "the transcript is kept."
+            )
             return Response(
-                {"detail": f"The audio was removed on {recording.audio_removed_at:%Y-%m-%d} "
-                 "(the team's retention period); the transcript is kept."},
+                {"detail": removed % {"date": f"{recording.audio_removed_at:%Y-%m-%d}"}},
                 status=status.HTTP_410_GONE,
-            )  # fmt: skip
+            )
         stored = recording.playback_file or recording.file
         return media.stored_file_response(
             request,
@@ -223,12 +234,12 @@ class UploadViewSet(
         upload = self.get_object()
         if request.content_type.split(";")[0].strip() != "application/octet-stream":
             return Response(
-                {"detail": "Send the chunk's bytes as application/octet-stream."},
+                {"detail": _("Send the chunk's bytes as application/octet-stream.")},
                 status=status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
             )
         offset = request.headers.get("Upload-Offset", "")
         if not offset.isdigit():
-            raise ValidationError({"Upload-Offset": ["Say where the chunk starts, in bytes."]})
+            raise ValidationError({"Upload-Offset": [_("Say where the chunk starts, in bytes.")]})
         try:
             # Django's request reads the body it holds (one chunk, in memory) piece by piece.
             upload = uploads.upload_append(upload=upload, offset=int(offset), body=request._request)
@@ -270,9 +281,16 @@ class JobViewSet(TranscriptEditing, viewsets.ReadOnlyModelViewSet):
         job = self.get_object()
         fmt = request.query_params.get("format", "txt")
         if fmt not in FORMATS:
-            raise ValidationError({"format": [f"Choose one of: {', '.join(FORMATS)}."]})
+            raise ValidationError(
+                {"format": [_("Choose one of: %(formats)s.") % {"formats": ", ".join(FORMATS)}]}
+            )
         if job.status != JobStatus.SUCCEEDED:
-            raise ValidationError({"detail": f"The job is {job.status}; no transcript to export."})
+            raise ValidationError(
+                {
+                    "detail": _("The job is %(status)s; no transcript to export.")
+                    % {"status": job.status}
+                }
+            )
         export = export_job(job, fmt)
         response = HttpResponse(export.content, content_type=export.content_type)
         stem = job.recording.name.rsplit(".", 1)[0] or "transcript"
@@ -294,7 +312,9 @@ class JobViewSet(TranscriptEditing, viewsets.ReadOnlyModelViewSet):
         try:
             job = services.job_retry(job=job, by=request.user, choices=choices.validated_data)
         except ValueError as refusal:
-            raise ValidationError({"detail": f"Cannot retry: {refusal}."}) from None
+            raise ValidationError(
+                {"detail": _("Cannot retry: %(reason)s.") % {"reason": refusal}}
+            ) from None
         return Response(JobDetailSerializer(job, context={"request": request}).data)
 
 
@@ -319,7 +339,7 @@ class UsageView(APIView):
     def get(self, request: Request) -> Response:
         workspace = requested_workspace(request)
         if workspace is None:
-            raise ValidationError({"workspace": ["Name one: personal or a team's id."]})
+            raise ValidationError({"workspace": [_("Name one: personal or a team's id.")]})
         return Response(UsageSerializer(quotas.usage(workspace, request.user)).data)
 
 
@@ -335,7 +355,7 @@ class OptionsView(APIView):
                 "model_hotwords": {
                     model: model_hotword_support(model) for model in settings.ASR_ENABLED_MODELS
                 },
-                "languages": [{"code": c, "name": n} for c, n in LANGUAGES.items()],
+                "languages": [{"code": c, "name": n} for c, n in language_choices()],
                 # The codes each model can be told besides "auto"; null: any of `languages`.
                 "model_languages": {
                     model: sorted(PRESET_LANGUAGES[model]) if model in PRESET_LANGUAGES else None
