@@ -178,6 +178,8 @@ class Job(models.Model):
             models.Index(fields=["owner", "-created_at"]),
             # The queue in the order it runs (transcription.queue).
             models.Index(fields=["status", "priority", "queued_at"], name="job_queue_order"),
+            # A recording's latest job (the History's filters and search).
+            models.Index(fields=["recording", "-created_at", "-id"], name="job_latest_first"),
         ]
 
     def __str__(self) -> str:

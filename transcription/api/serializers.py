@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Manager
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 from accounts.models import Team
@@ -21,7 +22,7 @@ from transcription.models import (
     Upload,
 )
 from transcription.quotas import Usage
-from transcription.selectors import PERSONAL, team_for
+from transcription.selectors import PERSONAL, HistoryFilters, team_for
 
 
 def member_team(user: AbstractBaseUser, team_id: int | None) -> Team | None:
@@ -462,3 +463,35 @@ class TranscriptRestoreSerializer(TranscriptChangeSerializer):
     to = serializers.IntegerField(
         min_value=0, help_text="the version to go back to; 0: as recognised"
     )
+
+
+HISTORY_ORDERINGS = [f"{sign}{field}" for field in ("created_at", "name", "duration_s")
+                     for sign in ("-", "")]  # fmt: skip
+
+
+class HistoryFilterSerializer(serializers.Serializer):
+    """GET /api/recordings/'s query: each filter optional; a value it cannot use is a 400 that
+    names it."""
+
+    q = serializers.CharField(required=False, max_length=200, trim_whitespace=True)
+    date_from = serializers.DateField(required=False)
+    date_to = serializers.DateField(required=False)
+    language = serializers.CharField(required=False, max_length=16)
+    model = serializers.CharField(required=False, max_length=64)
+    status = serializers.ChoiceField(choices=JobStatus.choices, required=False)
+    duration_min = serializers.FloatField(required=False, min_value=0)
+    duration_max = serializers.FloatField(required=False, min_value=0)
+    ordering = serializers.ChoiceField(choices=HISTORY_ORDERINGS, required=False)
+
+    def validate(self, attrs: dict) -> dict:
+        for low, high in (("date_from", "date_to"), ("duration_min", "duration_max")):
+            if (
+                attrs.get(low) is not None
+                and attrs.get(high) is not None
+                and attrs[low] > attrs[high]
+            ):
+                raise serializers.ValidationError({high: [_("Must not be before %s.") % low]})
+        return attrs
+
+    def filters(self) -> HistoryFilters:
+        return HistoryFilters(**self.validated_data)

@@ -17,6 +17,7 @@ from transcription import media, quotas, selectors, services, uploads
 from transcription.api.editing import TranscriptEditing
 from transcription.api.serializers import (
     FinishedUploadsSerializer,
+    HistoryFilterSerializer,
     HotwordListSerializer,
     JobDetailSerializer,
     JobSerializer,
@@ -81,8 +82,13 @@ class RecordingViewSet(
     permission_classes = [IsAuthenticated, StewardOrReadOnly]
 
     def get_queryset(self):
-        workspace = requested_workspace(self.request) if self.action == "list" else None
-        return selectors.recordings_for(self.request.user, workspace)
+        if self.action != "list":
+            return selectors.recordings_for(self.request.user)
+        query = HistoryFilterSerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        return selectors.recording_history(
+            self.request.user, requested_workspace(self.request), query.filters()
+        )
 
     def create(self, request: Request) -> Response:
         files = request.FILES.getlist("files")
