@@ -22,8 +22,22 @@ import tempfile
 import time
 
 DATABASE = "voxa_history_bench"
-WORDS = ("the", "budget", "meeting", "plan", "team", "review", "quarter", "會議", "预算", "today",
-         "customer", "release", "schedule", "risk", "design", "we", "should", "ship", "next")  # fmt: skip
+WORDS = [
+    "the",
+    "budget",
+    "meeting",
+    "plan",
+    "team",
+    "review",
+    "quarter",
+    "會議",
+    "预算",
+    "today",
+    "customer",
+    "release",
+    "risk",
+    "we",
+]
 RARE = "kenobi"  # in about one line in 10,000, and one recording name in 1,000
 TARGET_MS = 300
 
@@ -77,14 +91,24 @@ def build(recordings: int, lines: int) -> object:
             channels=1,
             duration_s=rng.uniform(10, 7200),
             created_at=now - timezone.timedelta(minutes=n),
-        )  # fmt: skip
+        )
         for n in range(recordings)
     )
     ids = list(Recording.objects.order_by("pk").values_list("pk", flat=True))
-    segments = io.StringIO()
-    jobs = []
+    jobs, lines_of_jobs = [], []
     for n, recording_id in enumerate(ids):
+        if n % 10 == 0:
+            jobs.append(
+                Job(
+                    recording_id=recording_id,
+                    owner=user,
+                    status=JobStatus.FAILED,
+                    model="whisper-base",
+                    created_at=now - timezone.timedelta(days=1, minutes=n),
+                )
+            )
         texts = [line(rng) for _ in range(lines)]
+        lines_of_jobs.append(texts)
         jobs.append(
             Job(
                 recording_id=recording_id,
@@ -95,26 +119,14 @@ def build(recordings: int, lines: int) -> object:
                 detected_language="en",
                 text=" ".join(texts),
                 created_at=now - timezone.timedelta(minutes=n),
-            )  # fmt: skip
+            )
         )
-        if n % 10 == 0:
-            jobs.append(
-                Job(
-                    recording_id=recording_id,
-                    owner=user,
-                    status=JobStatus.FAILED,
-                    model="whisper-base",
-                    created_at=now - timezone.timedelta(days=1, minutes=n),
-                )  # fmt: skip
-            )
-    Job.objects.bulk_create(jobs, batch_size=1000)
-    finished = Job.objects.filter(status=JobStatus.SUCCEEDED).values_list("pk", "text")
-    rng = random.Random(7)  # the same lines again, now that their jobs have ids
-    for job_id, _text in finished.iterator():
-        for index in range(lines):
-            segments.write(
-                f"{job_id}\t{index}\t{index * 3.0}\t{index * 3.0 + 2.5}\t{line(rng)}\t\n"
-            )
+    Job.objects.bulk_create(jobs, batch_size=1000)  # PostgreSQL sets their ids
+    finished = [job for job in jobs if job.status == JobStatus.SUCCEEDED]
+    segments = io.StringIO()
+    for job, texts in zip(finished, lines_of_jobs, strict=True):
+        for index, text in enumerate(texts):
+            segments.write(f"{job.pk}\t{index}\t{index * 3.0}\t{index * 3.0 + 2.5}\t{text}\t\n")
     segments.seek(0)
     with connection.cursor() as cursor:
         cursor.copy_expert(
@@ -158,8 +170,10 @@ def main() -> None:
     migrated = time.perf_counter()
     user = build(args.recordings, args.lines)
     built = time.perf_counter()
-    print(f"migrate {migrated - started:.1f} s; built {args.recordings} recordings and "
-          f"{args.recordings * args.lines} segments in {built - migrated:.1f} s")  # fmt: skip
+    print(
+        f"migrate {migrated - started:.1f} s; built {args.recordings} recordings and "
+        f"{args.recordings * args.lines} segments in {built - migrated:.1f} s"
+    )
 
     client = APIClient()
     client.force_authenticate(user)
