@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 from transcription import selectors, services
 from transcription.forms import HotwordListForm, RecordingMoveForm, SearchForm
 from transcription.hotwords import LIST_STEWARDS_ONLY, hotwords_note
-from transcription.models import HotwordList, Job, Recording
+from transcription.models import HotwordList, Job, JobStatus, Recording
 from transcription.workspaces import active_workspace, workspace_of
 
 SEARCH_PAGE_SIZE = 50
@@ -27,7 +27,7 @@ def upload(request: HttpRequest) -> HttpResponse:
 @login_required
 @ensure_csrf_cookie
 def history(request: HttpRequest) -> HttpResponse:
-    return render(request, "transcription/history.html")
+    return render(request, "transcription/history.html", {"statuses": JobStatus.choices})
 
 
 @login_required
