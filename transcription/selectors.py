@@ -68,7 +68,7 @@ def recordings_for(user: AbstractBaseUser, workspace: "Team | str | None" = None
     latest_first = Job.objects.order_by("-created_at", "-id")
     visible = Recording.objects.filter(_visible(user)).select_related("team", "owner")
     return in_workspace(visible, workspace).prefetch_related(
-        Prefetch("jobs", queryset=latest_first)
+        Prefetch("jobs", queryset=latest_first), "tags"
     )
 
 
@@ -186,6 +186,7 @@ class HistoryFilters:
     status: str = ""
     duration_min: float | None = None
     duration_max: float | None = None
+    tag: str = ""
     ordering: str = "-created_at"
 
 
@@ -219,6 +220,8 @@ def recording_history(
         recordings = recordings.filter(duration_s__gte=filters.duration_min)
     if filters.duration_max is not None:
         recordings = recordings.filter(duration_s__lte=filters.duration_max)
+    if filters.tag:
+        recordings = recordings.filter(tags__name=filters.tag)  # one tag of a name a workspace
     latest = _latest_job_filter(filters)
     if latest:
         recordings = recordings.filter(latest_job_id__in=Job.objects.filter(latest).values("pk"))

@@ -29,7 +29,7 @@ const rows = new Map(); // recording id -> {recording, job, cells}
 const PAGE_SIZE = 50; // the API's
 // The filters the API takes, kept in the page's URL (durations there in seconds, as the API's).
 const FILTERS = ["q", "status", "language", "model", "date_from", "date_to", "duration_min",
-  "duration_max", "ordering"];
+  "duration_max", "tag", "ordering"];
 const MINUTE_FIELDS = new Set(["duration_min", "duration_max"]);
 let page = 1;
 let languageNames = {};
@@ -207,7 +207,7 @@ function fillRow(entry) {
     const link = document.createElement("a");
     link.href = recordingUrl(root.dataset.recordingUrl, recording.id);
     link.textContent = recording.name;
-    cells.name.replaceChildren(link);
+    cells.name.replaceChildren(link, ...(recording.tags ?? []).map(tagChip));
   }
   const badge = document.createElement("span");
   if (job) {
@@ -229,6 +229,21 @@ function fillRow(entry) {
   cells.language.textContent = languageOf(job);
   cells.created.textContent = formatDate(recording.created_at);
   entry.rerun.disabled = !job || isActive(job);
+}
+
+// A tag under the name; a click shows the recordings that have it.
+function tagChip(name) {
+  const chip = document.createElement("button");
+  chip.type = "button";
+  chip.className = "tag-chip";
+  chip.textContent = name;
+  chip.title = interpolate(gettext("Show the recordings tagged “%s”"), [name]);
+  chip.setAttribute("data-testid", "tag-chip");
+  chip.addEventListener("click", () => {
+    filtersForm.elements.tag.value = name;
+    goTo(1);
+  });
+  return chip;
 }
 
 function languageOf(job) {

@@ -35,7 +35,17 @@ def member_team(user: AbstractBaseUser, team_id: int | None) -> Team | None:
     return team
 
 
+class TagNamesField(serializers.ListField):
+    """The names of a recording's tags; written as a list of names (its tags become those)."""
+
+    child = serializers.CharField(max_length=40)
+
+    def to_representation(self, tags: Manager) -> list[str]:
+        return [tag.name for tag in tags.all()]  # prefetched, in name order
+
+
 class RecordingSerializer(serializers.ModelSerializer):
+    tags = TagNamesField(required=False, max_length=20)
     audio_url = serializers.SerializerMethodField()
     uploader = serializers.CharField(source="owner.get_username", read_only=True)
     # Writable in an update: into a team (from the personal workspace), private or not.
@@ -58,8 +68,9 @@ class RecordingSerializer(serializers.ModelSerializer):
             "created_at",
             "audio_url",
             "audio_removed_at",
+            "tags",
         ]
-        read_only_fields = [f for f in fields if f not in {"name", "team", "private"}]
+        read_only_fields = [f for f in fields if f not in {"name", "team", "private", "tags"}]
 
     def get_audio_url(self, recording: Recording) -> str | None:
         if not recording.has_audio:
@@ -481,6 +492,7 @@ class HistoryFilterSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=JobStatus.choices, required=False)
     duration_min = serializers.FloatField(required=False, min_value=0)
     duration_max = serializers.FloatField(required=False, min_value=0)
+    tag = serializers.CharField(required=False, max_length=40)
     ordering = serializers.ChoiceField(choices=HISTORY_ORDERINGS, required=False)
 
     def validate(self, attrs: dict) -> dict:

@@ -145,6 +145,8 @@ class RecordingViewSet(
             self._move(recording, changes["team"], changes.get("private", False))
         elif "private" in changes:
             self._set_private(recording, changes["private"])
+        if "tags" in changes:
+            services.recording_set_tags(recording=recording, names=changes["tags"])
 
     def _move(self, recording: Recording, team_id: int, private: bool) -> None:
         if not selectors.may_move(self.request.user, recording):
