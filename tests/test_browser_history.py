@@ -17,7 +17,9 @@ def test_filters_are_kept_in_the_url_and_the_back_button_restores_them(
 ):
     wanda = django_user_model.objects.create_user("wanda", password=BROWSER_PASSWORD)
     SucceededJobFactory(recording__owner=wanda, recording__name="budget-review.wav")
-    SucceededJobFactory(recording__owner=wanda, recording__name="standup.wav", text="the BUDGET")
+    SucceededJobFactory(
+        recording__owner=wanda, recording__name="standup.wav", segments=["the BUDGET"]
+    )
     JobFactory(recording__owner=wanda, recording__name="waiting.wav")
     page = browser.new_page(viewport={"width": 1366, "height": 900})
     log_in(page, portal_server, "wanda")

@@ -23,10 +23,12 @@ def names(api, **query) -> list[str]:
 def test_the_search_finds_names_and_the_latest_transcript_but_not_others(alice, alice_api, bob):
     SucceededJobFactory(recording__owner=alice, recording__name="budget-review.wav")
     SucceededJobFactory(
-        recording__owner=alice, recording__name="standup.wav", text="We cut the BUDGET."
+        recording__owner=alice, recording__name="standup.wav", segments=["We cut the BUDGET."]
     )
-    retried = SucceededJobFactory(recording__owner=alice, recording__name="old.wav", text="budget")
-    SucceededJobFactory(recording=retried.recording, text="nothing of money")
+    retried = SucceededJobFactory(
+        recording__owner=alice, recording__name="old.wav", segments=["budget"]
+    )
+    SucceededJobFactory(recording=retried.recording, segments=["nothing of money"])
     SucceededJobFactory(recording__owner=bob, recording__name="bob-budget.wav")
 
     assert sorted(names(alice_api, q="budget")) == ["budget-review.wav", "standup.wav"]
@@ -34,7 +36,9 @@ def test_the_search_finds_names_and_the_latest_transcript_but_not_others(alice, 
 
 
 def test_the_search_finds_chinese_in_either_script(alice, alice_api):
-    SucceededJobFactory(recording__owner=alice, recording__name="a.wav", text="會議記錄已經發出")
+    SucceededJobFactory(
+        recording__owner=alice, recording__name="a.wav", segments=["會議記錄已經發出"]
+    )
 
     assert names(alice_api, q="会议") == ["a.wav"]
 
@@ -103,7 +107,7 @@ def test_a_page_costs_the_same_queries_for_2_and_30_recordings(alice, alice_api,
 
     def add(count: int) -> None:
         for _ in range(count):
-            SucceededJobFactory(recording__owner=alice, text="the budget", segments=["the budget"])
+            SucceededJobFactory(recording__owner=alice, segments=["the budget"])
             JobFactory(recording__owner=alice)  # queued: its queue place is read too
 
     add(1)

@@ -9,7 +9,6 @@ from django.db import migrations, models
 # index name -> (table, column)
 TRIGRAM_INDEXES = {
     "recording_name_trgm": ("transcription_recording", "name"),
-    "job_text_trgm": ("transcription_job", "text"),
     "segment_text_trgm": ("transcription_segment", "text"),
 }
 
