@@ -10,6 +10,7 @@ from rest_framework import serializers
 from accounts.models import Team
 from gpu_engine.presets import LANGUAGES, language_refusal
 from transcription import editing, queue
+from transcription.exports import FORMATS
 from transcription.hotwords import clean_hotwords, hotwords_note
 from transcription.models import (
     HotwordList,
@@ -507,3 +508,16 @@ class HistoryFilterSerializer(serializers.Serializer):
 
     def filters(self) -> HistoryFilters:
         return HistoryFilters(**self.validated_data)
+
+
+class BulkActionSerializer(serializers.Serializer):
+    """POST /api/recordings/bulk/: what to do with which recordings (the History's selection)."""
+
+    action = serializers.ChoiceField(choices=["export", "delete", "rerun"])
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), min_length=1, max_length=500
+    )
+    format = serializers.ChoiceField(choices=list(FORMATS), default="txt")
+
+    def validate_ids(self, ids: list[int]) -> list[int]:
+        return list(dict.fromkeys(ids))  # each once, in the order given

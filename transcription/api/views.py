@@ -1,5 +1,5 @@
 from django.conf import settings
-from django.http import HttpResponse
+from django.http import FileResponse, HttpResponse
 from django.urls import reverse
 from django.utils.http import content_disposition_header
 from rest_framework import generics, mixins, status, viewsets
@@ -13,9 +13,10 @@ from rest_framework.views import APIView
 
 from accounts.models import Team
 from gpu_engine.presets import LANGUAGES, PRESET_LANGUAGES
-from transcription import media, quotas, selectors, services, uploads
+from transcription import bulk, media, quotas, selectors, services, uploads
 from transcription.api.editing import TranscriptEditing
 from transcription.api.serializers import (
+    BulkActionSerializer,
     FinishedUploadsSerializer,
     HistoryFilterSerializer,
     HotwordListSerializer,
@@ -165,6 +166,24 @@ class RecordingViewSet(
 
     def perform_destroy(self, recording) -> None:
         services.recording_delete(recording=recording)
+
+    @action(detail=False, methods=["post"])
+    def bulk(self, request: Request) -> HttpResponse:
+        """{action: export|delete|rerun, ids, format}: export answers a zip of the transcripts
+        (README.txt in it says which were left out); delete and rerun say which were done and
+        which refused, and why."""
+        asked = BulkActionSerializer(data=request.data)
+        asked.is_valid(raise_exception=True)
+        action, ids = asked.validated_data["action"], asked.validated_data["ids"]
+        if action == "export":
+            archive = bulk.transcripts_zip(request.user, ids, asked.validated_data["format"])
+            return FileResponse(
+                archive, as_attachment=True, filename="transcripts.zip",
+                content_type="application/zip",
+            )  # fmt: skip
+        run = bulk.recordings_delete if action == "delete" else bulk.recordings_rerun
+        outcome = run(request.user, ids)
+        return Response({"done": outcome.done, "refused": outcome.refused})
 
     @action(detail=True, methods=["get"])
     def audio(self, request: Request, pk: str) -> HttpResponse:
