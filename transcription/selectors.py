@@ -83,7 +83,11 @@ def may_move(user: AbstractBaseUser, recording: Recording) -> bool:
 
 
 def jobs_for(user: AbstractBaseUser) -> QuerySet[Job]:
-    return Job.objects.filter(_visible(user, "recording__")).select_related("recording__owner")
+    return (
+        Job.objects.filter(_visible(user, "recording__"))
+        .select_related("recording__owner")
+        .prefetch_related("recording__tags")
+    )
 
 
 def jobs_managed_by(user: AbstractBaseUser) -> QuerySet[Job]:

@@ -1,4 +1,5 @@
 import dataclasses
+import functools
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -124,7 +125,13 @@ class RecordingWithJobSerializer(RecordingSerializer):
 
     def get_latest_job(self, recording: Recording) -> dict | None:
         job = self.job_of(recording)
-        return JobSerializer(job, context=self.context).data if job else None
+        return self._job_serializer.to_representation(job) if job else None
+
+    @functools.cached_property
+    def _job_serializer(self) -> "JobSerializer":
+        # One for the whole page: DRF builds a model serializer's fields anew for each instance,
+        # which was most of a History page's time.
+        return JobSerializer(context=self.context)
 
 
 class SegmentSerializer(serializers.ModelSerializer):
