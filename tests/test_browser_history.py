@@ -2,6 +2,7 @@
 URL (the back button brings the previous ones back), pages, and the bar at 390 and 1366 px."""
 
 import re
+import zipfile
 
 import pytest
 from playwright.sync_api import expect
@@ -21,7 +22,7 @@ def test_filters_are_kept_in_the_url_and_the_back_button_restores_them(
         recording__owner=wanda, recording__name="standup.wav", segments=["the BUDGET"]
     )
     JobFactory(recording__owner=wanda, recording__name="waiting.wav")
-    page = browser.new_page(viewport={"width": 1366, "height": 900})
+    page = browser.new_page(viewport={"width": 1366, "height": 900}, accept_downloads=True)
     log_in(page, portal_server, "wanda")
     page.goto(f"{portal_server}/history/")
     rows = page.get_by_test_id("recording-row")
@@ -44,6 +45,16 @@ def test_filters_are_kept_in_the_url_and_the_back_button_restores_them(
     page.reload()  # the URL alone brings the filters back
     expect(page.get_by_test_id("filter-q")).to_have_value("budget")
     expect(rows).to_have_count(2)
+
+    # Both rows chosen: the zip of their transcripts downloads.
+    page.get_by_test_id("select-page").check()
+    expect(page.get_by_test_id("bulk-bar")).to_be_visible()
+    page.get_by_test_id("bulk-format").select_option("vtt")
+    with page.expect_download() as download:
+        page.get_by_test_id("bulk-export").click()
+    assert download.value.suggested_filename == "transcripts.zip"
+    with zipfile.ZipFile(download.value.path()) as archive:
+        assert sum(name.endswith(".vtt") for name in archive.namelist()) == 2
 
     page.set_viewport_size({"width": 390, "height": 844})
     bar = page.get_by_test_id("history-filters").bounding_box()

@@ -3,6 +3,7 @@ import {
   JobWatcher,
   api,
   clock,
+  csrfToken,
   describeJob,
   formatDate,
   getOptions,
@@ -15,6 +16,9 @@ const root = document.getElementById("history");
 const tbody = document.getElementById("recordings-body");
 const table = document.getElementById("recordings-table");
 const empty = document.getElementById("history-empty");
+const bulkBar = document.getElementById("bulk-bar");
+const bulkCount = document.getElementById("bulk-count");
+const selectPage = document.getElementById("select-page");
 const noneMatch = document.getElementById("history-none-match");
 const filtersForm = document.getElementById("history-filters");
 const pager = document.getElementById("pager");
@@ -104,6 +108,7 @@ async function reload() {
   for (const entry of rows.values()) if (entry.job) watcher.untrack(entry.job.id);
   rows.clear();
   tbody.replaceChildren();
+  showSelection();
   const params = filterParams();
   params.set("workspace", root.dataset.workspace);
   if (page > 1) params.set("page", String(page));
@@ -126,6 +131,63 @@ function showPager(count, hasPrevious, hasNext) {
   previousButton.disabled = !hasPrevious;
   nextButton.disabled = !hasNext;
   pageCount.textContent = interpolate(gettext("Page %s of %s"), [page, pages]);
+}
+
+function selectedIds() {
+  return [...rows.values()].filter((entry) => entry.pick.checked).map((e) => e.recording.id);
+}
+
+function showSelection() {
+  const count = selectedIds().length;
+  bulkBar.hidden = count === 0;
+  bulkCount.textContent = interpolate(ngettext("%s selected", "%s selected", count), [count]);
+  selectPage.checked = count > 0 && count === rows.size;
+}
+
+selectPage.addEventListener("change", () => {
+  for (const entry of rows.values()) entry.pick.checked = selectPage.checked;
+  showSelection();
+});
+
+bulkBar.addEventListener("click", async (event) => {
+  const action = event.target.dataset?.action;
+  if (!action) return;
+  const ids = selectedIds();
+  const question = {
+    delete: ngettext("Delete %s recording and its transcripts? This cannot be undone.",
+      "Delete %s recordings and their transcripts? This cannot be undone.", ids.length),
+    rerun: ngettext("Run %s recording again?", "Run %s recordings again?", ids.length),
+  }[action];
+  if (question && !window.confirm(interpolate(question, [ids.length]))) return;
+  const format = document.getElementById("bulk-format").value;
+  try {
+    if (action === "export") await downloadZip(ids, format);
+    else await reportOutcome(await api("recordings/bulk/", { method: "POST", body: { action, ids } }));
+  } catch (error) {
+    showError(interpolate(gettext("Could not do that: %s"), [error.message]));
+  }
+});
+
+async function downloadZip(ids, format) {
+  const response = await fetch("/api/recordings/bulk/", {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
+    body: JSON.stringify({ action: "export", ids, format }),
+  });
+  if (!response.ok) throw new Error((await response.json().catch(() => ({}))).detail ?? response.status);
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(await response.blob());
+  link.download = "transcripts.zip";
+  link.click();
+  URL.revokeObjectURL(link.href);
+}
+
+// What was done, and what was refused and why: nothing is skipped silently.
+async function reportOutcome({ refused }) {
+  const lines = refused.map(({ id, reason }) => `${rows.get(id)?.recording.name ?? id}: ${reason}`);
+  await reload();
+  if (lines.length) showError(lines.join(" "));
 }
 
 function showEmptiness() {
@@ -174,6 +236,13 @@ function addRow(recording) {
   tr.dataset.recording = String(recording.id);
   tr.setAttribute("data-testid", "recording-row");
   const entry = { recording, job: recording.latest_job, tr };
+  const pick = document.createElement("input");
+  pick.type = "checkbox";
+  pick.setAttribute("aria-label", interpolate(gettext("Select “%s”"), [recording.name]));
+  pick.setAttribute("data-testid", "select-row");
+  pick.addEventListener("change", showSelection);
+  cell(tr).append(pick);
+  entry.pick = pick;
   entry.cells = {
     name: cell(tr, "name"),
     status: cell(tr, "status-cell"),
