@@ -48,7 +48,7 @@ def fresh_database(name: str) -> None:
     admin = psycopg2.connect(host="127.0.0.1", user="postgres", dbname="postgres")
     admin.autocommit = True
     with admin.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # its own: a killed run's
         cursor.execute(f'CREATE DATABASE "{name}"')
     admin.close()
     os.environ.update(
