@@ -214,9 +214,15 @@ def recording_history(
         named = reduce(or_, (Q(name__icontains=spelling) for spelling in spellings))
         # The lines, not Job.text: PostgreSQL's planner takes a scan of the jobs for cheap (their
         # texts lie out of line, TOASTed, which its costs leave out) and skips the index.
-        said = Segment.objects.filter(
-            reduce(or_, (Q(text__icontains=spelling) for spelling in spellings))
-        ).values("job_id")
+        # DISTINCT: estimated at one row a job, not one a line, the set fits in memory and is
+        # hashed once; else, for a common word, it was scanned again for every recording.
+        said = (
+            Segment.objects.filter(
+                reduce(or_, (Q(text__icontains=spelling) for spelling in spellings))
+            )
+            .values("job_id")
+            .distinct()
+        )
         recordings = recordings.filter(named | Q(latest_job_id__in=said))
     if filters.date_from:
         recordings = recordings.filter(created_at__date__gte=filters.date_from)
