@@ -454,6 +454,17 @@ ROWS: dict[str, Row] = {
         kwargs=recording_pk,
         api=True,
     ),
+    # Anyone signed in may ask; what they may not see or change is reported in the answer.
+    "api/^recordings/bulk/$": Row(
+        (
+            Call(
+                "post",
+                any_user(),
+                data=lambda w, role: {"action": "export", "ids": [w.recording.pk]},
+            ),
+        ),
+        api=True,
+    ),
     "api/^recordings/(?P<pk>[^/.]+)/audio/$": Row(
         (Call("get", team_sees()),), kwargs=recording_pk, api=True
     ),

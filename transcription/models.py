@@ -29,6 +29,34 @@ def playback_upload_path(recording: "Recording", filename: str) -> str:
     return recording.storage_name(StoredCopy.PLAYBACK)
 
 
+class Tag(models.Model):
+    """A label people put on recordings, one set per workspace: a team's (team set, owner null)
+    or a user's personal workspace's (owner set, team null)."""
+
+    team = models.ForeignKey(
+        "accounts.Team", on_delete=models.CASCADE, null=True, blank=True, related_name="tags"
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True,
+        related_name="tags",
+    )  # fmt: skip
+    name = models.CharField(max_length=40)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "name"], name="unique_team_tag"),
+            models.UniqueConstraint(fields=["owner", "name"], name="unique_personal_tag"),
+            models.CheckConstraint(
+                condition=models.Q(team__isnull=True) ^ models.Q(owner__isnull=True),
+                name="tag_in_one_workspace",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Recording(models.Model):
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     # The uploader. A recording without a team is in its uploader's personal workspace.
@@ -54,6 +82,7 @@ class Recording(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     # When the team's retention deleted the audio (the transcripts stay).
     audio_removed_at = models.DateTimeField(null=True, blank=True)
+    tags = models.ManyToManyField(Tag, blank=True, related_name="recordings")
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -178,6 +207,8 @@ class Job(models.Model):
             models.Index(fields=["owner", "-created_at"]),
             # The queue in the order it runs (transcription.queue).
             models.Index(fields=["status", "priority", "queued_at"], name="job_queue_order"),
+            # A recording's latest job (the History's filters and search).
+            models.Index(fields=["recording", "-created_at", "-id"], name="job_latest_first"),
         ]
 
     def __str__(self) -> str:

@@ -9,6 +9,8 @@ Who steers one (rename, move, delete, cancel, retry): the uploader, and in a tea
 owners and admins. Members read.
 """
 
+from dataclasses import dataclass
+from datetime import date
 from functools import reduce
 from operator import or_
 
@@ -66,7 +68,7 @@ def recordings_for(user: AbstractBaseUser, workspace: "Team | str | None" = None
     latest_first = Job.objects.order_by("-created_at", "-id")
     visible = Recording.objects.filter(_visible(user)).select_related("team", "owner")
     return in_workspace(visible, workspace).prefetch_related(
-        Prefetch("jobs", queryset=latest_first)
+        Prefetch("jobs", queryset=latest_first), "tags"
     )
 
 
@@ -81,7 +83,11 @@ def may_move(user: AbstractBaseUser, recording: Recording) -> bool:
 
 
 def jobs_for(user: AbstractBaseUser) -> QuerySet[Job]:
-    return Job.objects.filter(_visible(user, "recording__")).select_related("recording__owner")
+    return (
+        Job.objects.filter(_visible(user, "recording__"))
+        .select_related("recording__owner")
+        .prefetch_related("recording__tags")
+    )
 
 
 def jobs_managed_by(user: AbstractBaseUser) -> QuerySet[Job]:
@@ -169,3 +175,79 @@ def transcript_matches(
 def search_spellings(query: str) -> set[str]:
     """`query` as typed, in simplified and in traditional Chinese characters."""
     return {query, zhconv.convert(query, "zh-hans"), zhconv.convert(query, "zh-hant")}
+
+
+@dataclass(frozen=True)
+class HistoryFilters:
+    """What the History page narrows and orders recordings by; None (or "") leaves one out.
+    language, model and status are those of each recording's latest job, as the page shows."""
+
+    q: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+    language: str = ""
+    model: str = ""
+    status: str = ""
+    duration_min: float | None = None
+    duration_max: float | None = None
+    tag: str = ""
+    ordering: str = "-created_at"
+
+
+def _latest_job(field: str) -> Subquery:
+    return Subquery(
+        Job.objects.filter(recording=OuterRef("pk"))
+        .order_by("-created_at", "-id")
+        .values(field)[:1]
+    )
+
+
+def recording_history(
+    user: AbstractBaseUser, workspace: "Team | str | None", filters: HistoryFilters
+) -> QuerySet[Recording]:
+    """recordings_for, filtered and ordered in the database. The text search looks in the name
+    and in the transcript of the latest job (either Chinese script): in PostgreSQL, the trigram
+    indexes of migration 0008 serve both ILIKEs (a query of three characters or more)."""
+    recordings = recordings_for(user, workspace).annotate(latest_job_id=_latest_job("pk"))
+    if filters.q:
+        spellings = search_spellings(filters.q)
+        named = reduce(or_, (Q(name__icontains=spelling) for spelling in spellings))
+        # The lines, not Job.text: PostgreSQL's planner takes a scan of the jobs for cheap (their
+        # texts lie out of line, TOASTed, which its costs leave out) and skips the index.
+        # DISTINCT: estimated at one row a job, not one a line, the set fits in memory and is
+        # hashed once; else, for a common word, it was scanned again for every recording.
+        said = (
+            Segment.objects.filter(
+                reduce(or_, (Q(text__icontains=spelling) for spelling in spellings))
+            )
+            .values("job_id")
+            .distinct()
+        )
+        recordings = recordings.filter(named | Q(latest_job_id__in=said))
+    if filters.date_from:
+        recordings = recordings.filter(created_at__date__gte=filters.date_from)
+    if filters.date_to:
+        recordings = recordings.filter(created_at__date__lte=filters.date_to)
+    if filters.duration_min is not None:
+        recordings = recordings.filter(duration_s__gte=filters.duration_min)
+    if filters.duration_max is not None:
+        recordings = recordings.filter(duration_s__lte=filters.duration_max)
+    if filters.tag:
+        recordings = recordings.filter(tags__name=filters.tag)  # one tag of a name a workspace
+    latest = _latest_job_filter(filters)
+    if latest:
+        recordings = recordings.filter(latest_job_id__in=Job.objects.filter(latest).values("pk"))
+    return recordings.order_by(filters.ordering, "-id" if filters.ordering[0] == "-" else "id")
+
+
+def _latest_job_filter(filters: HistoryFilters) -> Q:
+    """The conditions on a recording's latest job: its status, model, and its language (the one
+    asked for, or the one found when it was "auto")."""
+    wanted = Q()
+    if filters.status:
+        wanted &= Q(status=filters.status)
+    if filters.model:
+        wanted &= Q(model=filters.model)
+    if filters.language:
+        wanted &= Q(language=filters.language) | Q(detected_language=filters.language)
+    return wanted

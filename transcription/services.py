@@ -17,7 +17,15 @@ from django.utils import timezone
 from accounts.models import Team
 from transcription import broker, editing, progress, quotas
 from transcription.hotwords import hotwords_for_job
-from transcription.models import NO_TELEMETRY, Job, JobStatus, JobTelemetry, Recording, Segment
+from transcription.models import (
+    NO_TELEMETRY,
+    Job,
+    JobStatus,
+    JobTelemetry,
+    Recording,
+    Segment,
+    Tag,
+)
 from transcription.probe import RejectedUpload, probe_audio
 from transcription.selectors import PERSONAL
 
@@ -179,10 +187,21 @@ def recording_rename(*, recording: Recording, name: str) -> Recording:
 
 def recording_move(*, recording: Recording, team: Team, private: bool = False) -> Recording:
     """From its uploader's personal workspace into a team of theirs (the API checks both)."""
+    names = [tag.name for tag in recording.tags.all()]
     recording.team, recording.private = team, private
     recording.save(update_fields=["team", "private"])
+    recording_set_tags(recording=recording, names=names)  # the team's tags of the same names
     for job in recording.jobs.all():
         progress.publish(job)  # the team's members see it from now on
+    return recording
+
+
+def recording_set_tags(*, recording: Recording, names: Iterable[str]) -> Recording:
+    """The recording's tags become `names`, those of its workspace (made when missing)."""
+    workspace = {"team": recording.team} if recording.team_id else {"owner": recording.owner}
+    wanted = {" ".join(name.split()) for name in names} - {""}
+    tags = [Tag.objects.get_or_create(name=name, **workspace)[0] for name in sorted(wanted)]
+    recording.tags.set(tags)
     return recording
 
 

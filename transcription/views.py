@@ -11,9 +11,10 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_POST
 
 from transcription import selectors, services
+from transcription.exports import FORMATS
 from transcription.forms import HotwordListForm, RecordingMoveForm, SearchForm
 from transcription.hotwords import LIST_STEWARDS_ONLY, hotwords_note
-from transcription.models import HotwordList, Job, Recording
+from transcription.models import HotwordList, Job, JobStatus, Recording
 from transcription.workspaces import active_workspace, workspace_of
 
 SEARCH_PAGE_SIZE = 50
@@ -28,7 +29,8 @@ def upload(request: HttpRequest) -> HttpResponse:
 @login_required
 @ensure_csrf_cookie
 def history(request: HttpRequest) -> HttpResponse:
-    return render(request, "transcription/history.html")
+    context = {"statuses": JobStatus.choices, "export_formats": list(FORMATS)}
+    return render(request, "transcription/history.html", context)
 
 
 @login_required

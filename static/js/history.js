@@ -3,6 +3,7 @@ import {
   JobWatcher,
   api,
   clock,
+  csrfToken,
   describeJob,
   formatDate,
   getOptions,
@@ -15,13 +16,26 @@ const root = document.getElementById("history");
 const tbody = document.getElementById("recordings-body");
 const table = document.getElementById("recordings-table");
 const empty = document.getElementById("history-empty");
-const moreButton = document.getElementById("load-more");
+const bulkBar = document.getElementById("bulk-bar");
+const bulkCount = document.getElementById("bulk-count");
+const selectPage = document.getElementById("select-page");
+const noneMatch = document.getElementById("history-none-match");
+const filtersForm = document.getElementById("history-filters");
+const pager = document.getElementById("pager");
+const previousButton = document.getElementById("page-previous");
+const nextButton = document.getElementById("page-next");
+const pageCount = document.getElementById("page-count");
 const errorBox = document.getElementById("history-error");
 // The socket carries every workspace of the user's; this page shows one (its team id, or null).
 const team = root.dataset.team ? Number(root.dataset.team) : null;
 
 const rows = new Map(); // recording id -> {recording, job, cells}
-let nextPage = null;
+const PAGE_SIZE = 50; // the API's
+// The filters the API takes, kept in the page's URL (durations there in seconds, as the API's).
+const FILTERS = ["q", "status", "language", "model", "date_from", "date_to", "duration_min",
+  "duration_max", "tag", "ordering"];
+const MINUTE_FIELDS = new Set(["duration_min", "duration_max"]);
+let page = 1;
 let languageNames = {};
 let reloadTimer = null;
 
@@ -30,34 +44,157 @@ const watcher = new JobWatcher(showJob, { onOtherEvent });
 getOptions()
   .then((options) => {
     languageNames = Object.fromEntries(options.languages.map(({ code, name }) => [code, name]));
+    addOptions("filter-language", options.languages.map(({ code, name }) => [code, name]));
+    addOptions("filter-model", options.models.map((model) => [model, model]));
+    showFiltersOf(new URLSearchParams(location.search));
     for (const entry of rows.values()) fillRow(entry);
   })
   .catch(() => {}); // codes stay readable without their names
+showFiltersOf(new URLSearchParams(location.search));
 reload();
 
-async function reload() {
-  rows.clear();
-  tbody.replaceChildren();
-  await loadPage(`recordings/?workspace=${encodeURIComponent(root.dataset.workspace)}`);
+function addOptions(selectId, pairs) {
+  const select = document.getElementById(selectId);
+  for (const [value, label] of pairs) select.append(new Option(label, value));
 }
 
-async function loadPage(url) {
-  moreButton.disabled = true;
+// The page's URL -> the form (durations shown in minutes).
+function showFiltersOf(params) {
+  for (const name of FILTERS) {
+    const field = filtersForm.elements[name];
+    const value = params.get(name) ?? "";
+    field.value = MINUTE_FIELDS.has(name) && value ? String(Number(value) / 60) : value;
+    if (name === "ordering" && !field.value) field.value = "-created_at";
+  }
+  page = Math.max(1, Number.parseInt(params.get("page") ?? "1", 10) || 1);
+}
+
+// The form -> the query the API and the URL share.
+function filterParams() {
+  const params = new URLSearchParams();
+  for (const name of FILTERS) {
+    const value = filtersForm.elements[name].value.trim();
+    if (!value || (name === "ordering" && value === "-created_at")) continue;
+    params.set(name, MINUTE_FIELDS.has(name) ? String(Number(value) * 60) : value);
+  }
+  return params;
+}
+
+function filtersChosen() {
+  return filterParams().size > 0;
+}
+
+function goTo(newPage) {
+  page = newPage;
+  const params = filterParams();
+  if (page > 1) params.set("page", String(page));
+  history.pushState(null, "", params.size ? `?${params}` : location.pathname);
+  reload();
+}
+
+filtersForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  goTo(1);
+});
+filtersForm.addEventListener("reset", () => setTimeout(() => goTo(1))); // after the form clears
+previousButton.addEventListener("click", () => goTo(page - 1));
+nextButton.addEventListener("click", () => goTo(page + 1));
+window.addEventListener("popstate", () => {
+  showFiltersOf(new URLSearchParams(location.search));
+  reload();
+});
+
+async function reload() {
+  for (const entry of rows.values()) if (entry.job) watcher.untrack(entry.job.id);
+  rows.clear();
+  tbody.replaceChildren();
+  showSelection();
+  const params = filterParams();
+  params.set("workspace", root.dataset.workspace);
+  if (page > 1) params.set("page", String(page));
   try {
-    const page = await api(url);
-    for (const recording of page.results) addRow(recording);
-    nextPage = page.next;
+    const found = await api(`recordings/?${params}`);
+    for (const recording of found.results) addRow(recording);
+    showPager(found.count, Boolean(found.previous), Boolean(found.next));
     errorBox.hidden = true;
   } catch (error) {
+    pager.hidden = true;
     showError(interpolate(gettext("Could not load your recordings: %(reason)s"), { reason: error.message }, true));
   } finally {
-    moreButton.disabled = false;
-    moreButton.hidden = !nextPage;
-    table.hidden = rows.size === 0;
-    empty.hidden = rows.size > 0;
+    showEmptiness();
   }
 }
-moreButton.addEventListener("click", () => nextPage && loadPage(nextPage));
+
+function showPager(count, hasPrevious, hasNext) {
+  const pages = Math.max(1, Math.ceil(count / PAGE_SIZE));
+  pager.hidden = pages === 1;
+  previousButton.disabled = !hasPrevious;
+  nextButton.disabled = !hasNext;
+  pageCount.textContent = interpolate(gettext("Page %s of %s"), [page, pages]);
+}
+
+function selectedIds() {
+  return [...rows.values()].filter((entry) => entry.pick.checked).map((e) => e.recording.id);
+}
+
+function showSelection() {
+  const count = selectedIds().length;
+  bulkBar.hidden = count === 0;
+  bulkCount.textContent = interpolate(ngettext("%s selected", "%s selected", count), [count]);
+  selectPage.checked = count > 0 && count === rows.size;
+}
+
+selectPage.addEventListener("change", () => {
+  for (const entry of rows.values()) entry.pick.checked = selectPage.checked;
+  showSelection();
+});
+
+bulkBar.addEventListener("click", async (event) => {
+  const action = event.target.dataset?.action;
+  if (!action) return;
+  const ids = selectedIds();
+  const question = {
+    delete: ngettext("Delete %s recording and its transcripts? This cannot be undone.",
+      "Delete %s recordings and their transcripts? This cannot be undone.", ids.length),
+    rerun: ngettext("Run %s recording again?", "Run %s recordings again?", ids.length),
+  }[action];
+  if (question && !window.confirm(interpolate(question, [ids.length]))) return;
+  const format = document.getElementById("bulk-format").value;
+  try {
+    if (action === "export") await downloadZip(ids, format);
+    else await reportOutcome(await api("recordings/bulk/", { method: "POST", body: { action, ids } }));
+  } catch (error) {
+    showError(interpolate(gettext("Could not do that: %s"), [error.message]));
+  }
+});
+
+async function downloadZip(ids, format) {
+  const response = await fetch("/api/recordings/bulk/", {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
+    body: JSON.stringify({ action: "export", ids, format }),
+  });
+  if (!response.ok) throw new Error((await response.json().catch(() => ({}))).detail ?? response.status);
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(await response.blob());
+  link.download = "transcripts.zip";
+  link.click();
+  URL.revokeObjectURL(link.href);
+}
+
+// What was done, and what was refused and why: nothing is skipped silently.
+async function reportOutcome({ refused }) {
+  const lines = refused.map(({ id, reason }) => `${rows.get(id)?.recording.name ?? id}: ${reason}`);
+  await reload();
+  if (lines.length) showError(lines.join(" "));
+}
+
+function showEmptiness() {
+  table.hidden = rows.size === 0;
+  empty.hidden = rows.size > 0 || filtersChosen();
+  noneMatch.hidden = rows.size > 0 || !filtersChosen();
+}
 
 function showError(text) {
   errorBox.textContent = text;
@@ -99,6 +236,13 @@ function addRow(recording) {
   tr.dataset.recording = String(recording.id);
   tr.setAttribute("data-testid", "recording-row");
   const entry = { recording, job: recording.latest_job, tr };
+  const pick = document.createElement("input");
+  pick.type = "checkbox";
+  pick.setAttribute("aria-label", interpolate(gettext("Select “%s”"), [recording.name]));
+  pick.setAttribute("data-testid", "select-row");
+  pick.addEventListener("change", showSelection);
+  cell(tr).append(pick);
+  entry.pick = pick;
   entry.cells = {
     name: cell(tr, "name"),
     status: cell(tr, "status-cell"),
@@ -132,7 +276,7 @@ function fillRow(entry) {
     const link = document.createElement("a");
     link.href = recordingUrl(root.dataset.recordingUrl, recording.id);
     link.textContent = recording.name;
-    cells.name.replaceChildren(link);
+    cells.name.replaceChildren(link, ...(recording.tags ?? []).map(tagChip));
   }
   const badge = document.createElement("span");
   if (job) {
@@ -154,6 +298,21 @@ function fillRow(entry) {
   cells.language.textContent = languageOf(job);
   cells.created.textContent = formatDate(recording.created_at);
   entry.rerun.disabled = !job || isActive(job);
+}
+
+// A tag under the name; a click shows the recordings that have it.
+function tagChip(name) {
+  const chip = document.createElement("button");
+  chip.type = "button";
+  chip.className = "tag-chip";
+  chip.textContent = name;
+  chip.title = interpolate(gettext("Show the recordings tagged “%s”"), [name]);
+  chip.setAttribute("data-testid", "tag-chip");
+  chip.addEventListener("click", () => {
+    filtersForm.elements.tag.value = name;
+    goTo(1);
+  });
+  return chip;
 }
 
 function languageOf(job) {
@@ -249,6 +408,5 @@ function dropRow(entry) {
   if (entry.job) watcher.untrack(entry.job.id);
   rows.delete(entry.recording.id);
   entry.tr.remove();
-  table.hidden = rows.size === 0;
-  empty.hidden = rows.size > 0;
+  showEmptiness();
 }

@@ -1,4 +1,5 @@
 import dataclasses
+import functools
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -11,6 +12,7 @@ from rest_framework import serializers
 from accounts.models import Team
 from gpu_engine.presets import LANGUAGES, language_refusal
 from transcription import editing, queue
+from transcription.exports import FORMATS
 from transcription.hotwords import clean_hotwords, hotwords_note
 from transcription.models import (
     HotwordList,
@@ -23,7 +25,7 @@ from transcription.models import (
     Upload,
 )
 from transcription.quotas import Usage
-from transcription.selectors import PERSONAL, team_for
+from transcription.selectors import PERSONAL, HistoryFilters, team_for
 
 
 def member_team(user: AbstractBaseUser, team_id: int | None) -> Team | None:
@@ -38,7 +40,17 @@ def member_team(user: AbstractBaseUser, team_id: int | None) -> Team | None:
     return team
 
 
+class TagNamesField(serializers.ListField):
+    """The names of a recording's tags; written as a list of names (its tags become those)."""
+
+    child = serializers.CharField(max_length=40)
+
+    def to_representation(self, tags: Manager) -> list[str]:
+        return [tag.name for tag in tags.all()]  # prefetched, in name order
+
+
 class RecordingSerializer(serializers.ModelSerializer):
+    tags = TagNamesField(required=False, max_length=20)
     audio_url = serializers.SerializerMethodField()
     uploader = serializers.CharField(source="owner.get_username", read_only=True)
     # Writable in an update: into a team (from the personal workspace), private or not.
@@ -61,8 +73,9 @@ class RecordingSerializer(serializers.ModelSerializer):
             "created_at",
             "audio_url",
             "audio_removed_at",
+            "tags",
         ]
-        read_only_fields = [f for f in fields if f not in {"name", "team", "private"}]
+        read_only_fields = [f for f in fields if f not in {"name", "team", "private", "tags"}]
 
     def get_audio_url(self, recording: Recording) -> str | None:
         if not recording.has_audio:
@@ -115,7 +128,13 @@ class RecordingWithJobSerializer(RecordingSerializer):
 
     def get_latest_job(self, recording: Recording) -> dict | None:
         job = self.job_of(recording)
-        return JobSerializer(job, context=self.context).data if job else None
+        return self._job_serializer.to_representation(job) if job else None
+
+    @functools.cached_property
+    def _job_serializer(self) -> "JobSerializer":
+        # One for the whole page: DRF builds a model serializer's fields anew for each instance,
+        # which was most of a History page's time.
+        return JobSerializer(context=self.context)
 
 
 class SegmentSerializer(serializers.ModelSerializer):
@@ -501,3 +520,49 @@ class TranscriptRestoreSerializer(TranscriptChangeSerializer):
     to = serializers.IntegerField(
         min_value=0, help_text="the version to go back to; 0: as recognised"
     )
+
+
+HISTORY_ORDERINGS = [f"{sign}{field}" for field in ("created_at", "name", "duration_s")
+                     for sign in ("-", "")]  # fmt: skip
+
+
+class HistoryFilterSerializer(serializers.Serializer):
+    """GET /api/recordings/'s query: each filter optional; a value it cannot use is a 400 that
+    names it."""
+
+    q = serializers.CharField(required=False, max_length=200, trim_whitespace=True)
+    date_from = serializers.DateField(required=False)
+    date_to = serializers.DateField(required=False)
+    language = serializers.CharField(required=False, max_length=16)
+    model = serializers.CharField(required=False, max_length=64)
+    status = serializers.ChoiceField(choices=JobStatus.choices, required=False)
+    duration_min = serializers.FloatField(required=False, min_value=0)
+    duration_max = serializers.FloatField(required=False, min_value=0)
+    tag = serializers.CharField(required=False, max_length=40)
+    ordering = serializers.ChoiceField(choices=HISTORY_ORDERINGS, required=False)
+
+    def validate(self, attrs: dict) -> dict:
+        for low, high in (("date_from", "date_to"), ("duration_min", "duration_max")):
+            if (
+                attrs.get(low) is not None
+                and attrs.get(high) is not None
+                and attrs[low] > attrs[high]
+            ):
+                raise serializers.ValidationError({high: [_("Must not be before %s.") % low]})
+        return attrs
+
+    def filters(self) -> HistoryFilters:
+        return HistoryFilters(**self.validated_data)
+
+
+class BulkActionSerializer(serializers.Serializer):
+    """POST /api/recordings/bulk/: what to do with which recordings (the History's selection)."""
+
+    action = serializers.ChoiceField(choices=["export", "delete", "rerun"])
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), min_length=1, max_length=500
+    )
+    format = serializers.ChoiceField(choices=list(FORMATS), default="txt")
+
+    def validate_ids(self, ids: list[int]) -> list[int]:
+        return list(dict.fromkeys(ids))  # each once, in the order given

@@ -1,5 +1,5 @@
 from django.conf import settings
-from django.http import HttpResponse
+from django.http import FileResponse, HttpResponse
 from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext_lazy as _
@@ -15,10 +15,12 @@ from rest_framework.views import APIView
 from accounts.defaults import language_choices
 from accounts.models import Team
 from gpu_engine.presets import PRESET_LANGUAGES
-from transcription import media, quotas, selectors, services, uploads
+from transcription import bulk, media, quotas, selectors, services, uploads
 from transcription.api.editing import TranscriptEditing
 from transcription.api.serializers import (
+    BulkActionSerializer,
     FinishedUploadsSerializer,
+    HistoryFilterSerializer,
     HotwordListSerializer,
     JobDetailSerializer,
     JobSerializer,
@@ -85,8 +87,13 @@ class RecordingViewSet(
     permission_classes = [IsAuthenticated, StewardOrReadOnly]
 
     def get_queryset(self):
-        workspace = requested_workspace(self.request) if self.action == "list" else None
-        return selectors.recordings_for(self.request.user, workspace)
+        if self.action != "list":
+            return selectors.recordings_for(self.request.user)
+        query = HistoryFilterSerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        return selectors.recording_history(
+            self.request.user, requested_workspace(self.request), query.filters()
+        )
 
     def create(self, request: Request) -> Response:
         files = request.FILES.getlist("files")
@@ -147,6 +154,8 @@ class RecordingViewSet(
             self._move(recording, changes["team"], changes.get("private", False))
         elif "private" in changes:
             self._set_private(recording, changes["private"])
+        if "tags" in changes:
+            services.recording_set_tags(recording=recording, names=changes["tags"])
 
     def _move(self, recording: Recording, team_id: int, private: bool) -> None:
         if not selectors.may_move(self.request.user, recording):
@@ -167,6 +176,24 @@ class RecordingViewSet(
 
     def perform_destroy(self, recording) -> None:
         services.recording_delete(recording=recording)
+
+    @action(detail=False, methods=["post"])
+    def bulk(self, request: Request) -> HttpResponse:
+        """{action: export|delete|rerun, ids, format}: export answers a zip of the transcripts
+        (README.txt in it says which were left out); delete and rerun say which were done and
+        which refused, and why."""
+        asked = BulkActionSerializer(data=request.data)
+        asked.is_valid(raise_exception=True)
+        action, ids = asked.validated_data["action"], asked.validated_data["ids"]
+        if action == "export":
+            archive = bulk.transcripts_zip(request.user, ids, asked.validated_data["format"])
+            return FileResponse(
+                archive, as_attachment=True, filename="transcripts.zip",
+                content_type="application/zip",
+            )  # fmt: skip
+        run = bulk.recordings_delete if action == "delete" else bulk.recordings_rerun
+        outcome = run(request.user, ids)
+        return Response({"done": outcome.done, "refused": outcome.refused})
 
     @action(detail=True, methods=["get"])
     def audio(self, request: Request, pk: str) -> HttpResponse:
