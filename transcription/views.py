@@ -17,6 +17,15 @@ from transcription.hotwords import LIST_STEWARDS_ONLY, hotwords_note
 from transcription.models import HotwordList, Job, JobStatus, Recording
 from transcription.workspaces import active_workspace, workspace_of
 
+# The statuses as the pages name them (static/js/api.js says the same in the scripts).
+STATUS_LABELS = {
+    JobStatus.QUEUED: _("Queued"),
+    JobStatus.RUNNING: _("Running"),
+    JobStatus.SUCCEEDED: _("Done"),
+    JobStatus.FAILED: _("Failed"),
+    JobStatus.CANCELLED: _("Cancelled"),
+}
+
 SEARCH_PAGE_SIZE = 50
 
 
@@ -29,7 +38,7 @@ def upload(request: HttpRequest) -> HttpResponse:
 @login_required
 @ensure_csrf_cookie
 def history(request: HttpRequest) -> HttpResponse:
-    context = {"statuses": JobStatus.choices, "export_formats": list(FORMATS)}
+    context = {"statuses": STATUS_LABELS.items(), "export_formats": list(FORMATS)}
     return render(request, "transcription/history.html", context)
 
 
