@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from accounts.models import Role, Team
 from portal.celery import app as celery_app
@@ -132,7 +133,7 @@ def test_after_removal_exports_search_and_the_page_still_work(alice, alice_api, 
 
     client.force_login(alice)
     page = client.get(reverse("recording", args=[old.pk])).content.decode()
-    removed_on = f"{timezone.localtime(old.audio_removed_at):%-d %B %Y}"
+    removed_on = date_format(timezone.localtime(old.audio_removed_at), "DATE_FORMAT")
     assert (
         f"Audio removed on {removed_on} (the team keeps audio 30 days); the transcript stays."
         in page
