@@ -125,6 +125,7 @@ def test_a_file_goes_up_in_chunks_and_a_lost_chunk_is_sent_again(
             route.continue_()
 
     page.route(CHUNK_URL, lose_the_second_chunk)
+    expect(page.locator("#model option")).not_to_have_count(0)  # the page's script is running
     page.set_input_files("#file-input", CLIP)
 
     row = page.get_by_test_id("upload-row")
@@ -152,6 +153,8 @@ def test_an_upload_that_keeps_failing_is_given_up_with_a_clear_message(
             route.continue_()
 
     page.route(CHUNK_URL, lose_every_chunk)
+    # The page's script is running (it has filled the models) before a file is chosen.
+    expect(page.locator("#model option")).not_to_have_count(0)
     page.set_input_files("#file-input", CLIP)
     row = page.get_by_test_id("upload-row")
     expect(row.get_by_test_id("row-status")).to_contain_text("retry 1 in 1 s")
