@@ -123,6 +123,7 @@ def test_an_upload_row_cancels_and_follows_a_rerun_started_elsewhere(
     django_user_model.objects.create_user("uma", password=BROWSER_PASSWORD)
     with open_page(browser, viewport=PHONE) as page:
         log_in(page, idle_portal, "uma")
+        expect(page.locator("#model option")).not_to_have_count(0)  # the page's script is running
         page.set_input_files("#file-input", CLIP)
         row = page.get_by_test_id("upload-row")
         cancel = row.get_by_test_id("row-cancel")
