@@ -197,7 +197,7 @@ def test_pages_follow_a_job_live_without_reloading(portal_server, django_user_mo
     expect(page.get_by_test_id("cancel-button")).to_be_visible()
     expect(page.get_by_test_id("transcript")).to_be_hidden()
 
-    segments = [(0.0, 1.5, "Hello <b>there</b>."), (1.5, 3.0, "General Kenobi.")]
+    segments = [(0.0, 1.5, "Hello <b>there</b>.", ""), (1.5, 3.0, "General Kenobi.", "")]
     services.job_store_transcript(
         job=job, language="en", text="Hello there. General Kenobi.", segments=segments
     )

@@ -252,7 +252,7 @@ def test_a_rerun_keeps_the_edited_transcript_as_a_revision(alice):
     assert (job.status, job.transcript_version, job.speaker_names) == ("queued", 2, {})
     assert job.claim(worker="w")
     services.job_store_transcript(
-        job=job, language="en", text="Hello there.", segments=[(0.0, 1.5, "Hello there.")]
+        job=job, language="en", text="Hello there.", segments=[(0.0, 1.5, "Hello there.", "")]
     )
     rerun = editing.snapshot(Job.objects.get(pk=job.pk))
 

@@ -58,7 +58,7 @@ def test_storing_a_transcript_replaces_an_earlier_attempts_segments():
     Segment.objects.create(job=job, index=0, start=0, end=1, text="left over")
     job.claim(worker="w")
     services.job_store_transcript(
-        job=job, language="en", text="b c", segments=[(0, 1, "b"), (1, 2, "c")]
+        job=job, language="en", text="b c", segments=[(0, 1, "b", ""), (1, 2, "c", "")]
     )
 
     assert list(Segment.objects.filter(job=job).values_list("index", "text")) == [
@@ -142,7 +142,7 @@ def test_a_worker_whose_job_was_taken_over_can_no_longer_write_to_it(settings):
     with pytest.raises(JobLost):
         slow.cancel_was_requested()
     with pytest.raises(JobLost):
-        services.job_store_transcript(job=slow, language="en", text="a", segments=[(0, 1, "a")])
+        services.job_store_transcript(job=slow, language="en", text="a", segments=[(0, 1, "a", "")])
     with pytest.raises(JobLost):
         slow.mark_failed(reason="boom")
 

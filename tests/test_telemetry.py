@@ -37,7 +37,7 @@ def finished_job(owner) -> Job:
     job = JobFactory(recording=RecordingFactory(owner=owner, audio="zh_funasr_asr_example.wav"))
     job.claim(worker=WORKER)
     services.job_store_transcript(
-        job=job, language="zh", text="好", segments=[(0, 1, "好")], telemetry=MEASURED
+        job=job, language="zh", text="好", segments=[(0, 1, "好", "")], telemetry=MEASURED
     )
     return job
 

@@ -291,23 +291,16 @@ def job_store_transcript(
     job: Job,
     language: str,
     text: str,
-    segments: Sequence[tuple[float, float, str] | tuple[float, float, str, str]],
+    segments: Sequence[tuple[float, float, str, str]],
     telemetry: JobTelemetry = NO_TELEMETRY,
 ) -> None:
     """Replace any partial result of an earlier attempt, then mark the job succeeded. Each
-    segment is (start, end, text) or (start, end, text, speaker label); the labels found start
-    unnamed."""
+    segment is (start, end, text, speaker label: "" when speakers were not identified); the
+    labels found start unnamed."""
     job.segments.all().delete()
     stored = Segment.objects.bulk_create(
-        Segment(
-            job=job,
-            index=i,
-            start=segment[0],
-            end=segment[1],
-            text=segment[2],
-            speaker=segment[3] if len(segment) > 3 else "",
-        )
-        for i, segment in enumerate(segments)
+        Segment(job=job, index=i, start=start, end=end, text=text, speaker=speaker)
+        for i, (start, end, text, speaker) in enumerate(segments)
     )
     job.mark_succeeded(
         language=language,
